@@ -1,0 +1,144 @@
+"""Settings for every zone and environment; everything that differs comes from
+environment variables (see README "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config import embedded
+from config.env import database_from_url, env, env_bool, env_int, secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = embedded.VAR
+
+SECRET_KEY = secret("DJANGO_SECRET_KEY")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = (env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver") or "").split(",")
+
+# Which of the three networks this process serves: extranet (departments' exchange
+# API), intranet (operators' console and admin), internet (public site and
+# enterprise portal), or all of them (local runs).
+PLATFORM_ZONE = env("PLATFORM_ZONE", "all")
+if PLATFORM_ZONE not in {"extranet", "intranet", "internet", "all"}:
+    raise ValueError(f"PLATFORM_ZONE must be extranet, intranet, internet or all, not {PLATFORM_ZONE!r}")
+ROOT_URLCONF = f"config.urls.{PLATFORM_ZONE}"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "django_filters",
+    "validation",
+    "exchange",
+    "credit",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASE_URL = env("DATABASE_URL") or embedded.database_url()
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Several developers' (and CI's) test runs may share one cluster: a suffix keeps their test databases apart.
+DATABASES["default"]["TEST"] = {"NAME": f"test_credit{env('TEST_DB_SUFFIX', '')}"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Celery -------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or embedded.broker_url()
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "credit")
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+
+# --- Storage and keys -----------------------------------------------------------
+BATCH_STORAGE_DIR = Path(env("BATCH_STORAGE_DIR", str(VAR_DIR / "batches")))
+PLATFORM_SIGNING_KEY_DIR = Path(env("PLATFORM_SIGNING_KEY_DIR", str(VAR_DIR / "keys")))
+FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY")  # hex, 32 bytes: AES-GCM for ID numbers
+BLIND_INDEX_KEY = secret("BLIND_INDEX_KEY")  # hex, 32 bytes: HMAC-SHA256 blind index of ID numbers
+
+# --- Exchange protocol ---------------------------------------------------------
+EXCHANGE_CLOCK_SKEW_SECONDS = 300
+EXCHANGE_NONCE_WINDOW_SECONDS = 600
+EXCHANGE_MAX_BATCH_BYTES = env_int("EXCHANGE_MAX_BATCH_BYTES", 256 * 1024 * 1024)
+EXCHANGE_MAX_BATCH_ROWS = env_int("EXCHANGE_MAX_BATCH_ROWS", 2_000_000)
+# Benchmarks only: measure the cost of verification by switching it off. Never in production.
+EXCHANGE_BENCH_SKIP_VERIFICATION = env_bool("EXCHANGE_BENCH_SKIP_VERIFICATION", False)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Public site ------------------------------------------------------------------
+PUBLIC_RATE_LIMIT = env("PUBLIC_RATE_LIMIT", "120/minute")
+PUBLIC_CACHE_SECONDS = env_int("PUBLIC_CACHE_SECONDS", 60)
+# The internet zone reads through this role, which sees only the public projection.
+PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")
+
+# --- REST framework ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Credit information sharing platform API",
+    "DESCRIPTION": "Signed exchange API for departments (exchange-protocol v1) and the public credit lookup API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,6 @@
+from config.urls import surfaces
+
+urlpatterns = surfaces.common + surfaces.extranet + surfaces.intranet + surfaces.internet
+
+handler404 = "api.problems.not_found"
+handler500 = "api.problems.server_error"

@@ -1,0 +1,25 @@
+"""The URL surfaces that zones are assembled from."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from api.health import healthz
+
+common = [
+    path("healthz", healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+extranet = [
+    path("", include("api.exchange.urls")),
+]
+
+intranet = [
+    path("admin/", admin.site.urls),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+]
+
+internet = [
+    path("", include("api.public.urls")),
+]

@@ -1,0 +1,27 @@
+"""Load the demo departments, their keys and the demo batches (idempotent)."""
+
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+FIXTURES = Path(settings.BASE_DIR) / "fixtures"
+
+
+class Command(BaseCommand):
+    help = "Load demo departments (fixtures/departments.yaml), their keys and demo batches (fixtures/batches/)."
+
+    def handle(self, *args, **options):
+        departments = yaml.safe_load((FIXTURES / "departments.yaml").read_text(encoding="utf-8"))
+        for d in departments:
+            call_command("register_department", d["code"], name=d["name"], write=d["write"], read=d["read"],
+                         stdout=self.stdout)
+            call_command("add_department_key", d["code"], keyid=d["keyid"],
+                         public_key_file=FIXTURES / "keys" / f"{d['keyid']}.pub.pem", stdout=self.stdout)
+        manifest = FIXTURES / "batches" / "manifest.yaml"
+        if manifest.exists():
+            for item in yaml.safe_load(manifest.read_text(encoding="utf-8")):
+                call_command("ingest", str(FIXTURES / "batches" / item["file"]), department=item["department"],
+                             category=item["category"], batch_id=item["batch_id"], stdout=self.stdout)

@@ -1,0 +1,132 @@
+"""Departments, their keys, and the batches they send."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+
+
+class Department(models.Model):
+    code = models.CharField(max_length=32, unique=True)  # [A-Z0-9-]{2,32}, e.g. HN-SCJG
+    name = models.CharField(max_length=200)
+    write_categories = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    read_categories = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z0-9-]{2,32}$"), name="department_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def may_write(self, category: str) -> bool:
+        return category in self.write_categories
+
+    def may_read(self, category: str) -> bool:
+        return category in self.read_categories
+
+
+class DepartmentKey(models.Model):
+    """An Ed25519 public key a department signs requests with."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="keys")
+    keyid = models.CharField(max_length=64, unique=True)  # [A-Za-z0-9._:-]{1,64}, unique platform-wide
+    public_key = models.BinaryField()  # raw 32-byte Ed25519 public key
+    not_before = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["keyid"]
+        constraints = [
+            models.CheckConstraint(condition=Q(keyid__regex=r"^[A-Za-z0-9._:-]{1,64}$"), name="department_key_keyid_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.keyid
+
+
+class BatchStatus(models.TextChoices):
+    RECEIVED = "received"
+    VALIDATING = "validating"
+    MERGING = "merging"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Batch(models.Model):
+    """A department's batch file: kept as received (bytes and digest), then validated and merged."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="batches")
+    batch_id = models.CharField(max_length=128)  # the department's own identifier
+    category = models.CharField(max_length=32)
+    content_type = models.CharField(max_length=100)
+    content_digest = models.CharField(max_length=120)  # "sha-256=:…:" of the body as received
+    size_bytes = models.BigIntegerField(default=0)
+    storage_path = models.CharField(max_length=500)  # relative to settings.BATCH_STORAGE_DIR
+    source = models.CharField(max_length=16, default="api")  # api | ingest
+
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.RECEIVED)
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_reason = models.TextField(blank=True, default="")
+
+    rows = models.BigIntegerField(default=0)
+    accepted = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    created = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0)
+    unchanged = models.BigIntegerField(default=0)
+    withdrawn = models.BigIntegerField(default=0)
+    pending_subject = models.BigIntegerField(default=0)
+
+    # Progress markers, written in the same transaction as the chunk they finish, so a restart resumes.
+    validated_through_row = models.BigIntegerField(default=0)
+    merged_through_row = models.BigIntegerField(default=0)
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "batch_id"], name="batch_unique_client_id"),
+            models.CheckConstraint(condition=Q(rows=F("accepted") + F("rejected")) | ~Q(status="completed"),
+                                   name="batch_counts_add_up"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.batch_id})"
+
+    COUNT_FIELDS = ("rows", "accepted", "rejected", "created", "updated", "unchanged", "withdrawn", "pending_subject")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNT_FIELDS}
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {BatchStatus.COMPLETED, BatchStatus.FAILED}
+
+
+class BatchRejection(models.Model):
+    """One reason a row was rejected. A row may have several; it counts once."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rejections")
+    row = models.BigIntegerField()  # 1-based over data rows
+    field = models.CharField(max_length=64, blank=True, default="")
+    code = models.CharField(max_length=64)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["batch", "row", "id"]
+        constraints = [
+            # a re-run chunk inserts with ON CONFLICT DO NOTHING: never twice
+            models.UniqueConstraint(fields=["batch", "row", "field", "code"], name="rejection_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.code}"

@@ -1,0 +1,105 @@
+"""Shared fixtures. The database is the embedded (or DATABASE_URL) PostgreSQL;
+pipeline tests get a real Celery worker process pointed at the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from config import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+embedded.ensure_started()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_catalog", verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` on its own queue, reading and writing the test database.
+
+    Tests that use it must be `@pytest.mark.django_db(transaction=True)`: the
+    worker only sees committed data. Returns a handle with .restart() and .kill()
+    for crash tests.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    db = connection.settings_dict
+    host = db["HOST"]
+    url = f"postgresql://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/") else (
+        f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "CELERY_QUEUE": queue, "DB_CONN_MAX_AGE": "0"}
+    log_dir = tmp_path_factory.mktemp("worker")
+
+    class Worker:
+        process: subprocess.Popen | None = None
+        queue_name = queue
+
+        def start(self):
+            log = open(log_dir / f"worker-{time.time_ns()}.log", "w")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
+                 "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                 "--without-heartbeat", "-n", f"{queue}@%h"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            self._wait_ready()
+
+        def _wait_ready(self):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                replies = app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5)
+                if replies:
+                    return
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"celery worker exited; see {log_dir}")
+            raise RuntimeError(f"celery worker did not answer a ping within 60 s; see {log_dir}")
+
+        def kill(self):
+            """SIGKILL the whole worker (main process and pool children)."""
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+        def stop(self):
+            if self.process and self.process.poll() is None:
+                os.killpg(self.process.pid, 15)
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, 9)
+
+        def restart(self):
+            self.stop()
+            self.start()
+
+    worker = Worker()
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
