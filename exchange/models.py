@@ -86,6 +86,11 @@ class Batch(models.Model):
     validated_through_row = models.BigIntegerField(default=0)
     merged_through_row = models.BigIntegerField(default=0)
 
+    # The receipt (a JWS) and where it sits in the exchange log, once the batch is finished.
+    receipt = models.TextField(blank=True, default="")
+    log_index = models.BigIntegerField(null=True, blank=True)
+    log_head = models.CharField(max_length=64, blank=True, default="")
+
     received_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -130,3 +135,25 @@ class BatchRejection(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.code}"
+
+
+class ExchangeLogEntry(models.Model):
+    """Tamper-evident, append-only log (exchange-protocol §7).
+
+    entry_hash = sha256(previous entry_hash ‖ canonical JSON of this entry), so
+    changing or removing any entry breaks every hash after it.
+    """
+
+    index = models.BigIntegerField(unique=True)  # 0, 1, 2, … with no gaps
+    kind = models.CharField(max_length=32)  # batch_submitted | receipt_issued | objection_decided | …
+    department_code = models.CharField(max_length=32, blank=True, default="")
+    payload = models.JSONField()
+    recorded_at = models.DateTimeField()
+    previous_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["index"]
+
+    def __str__(self) -> str:
+        return f"log #{self.index} {self.kind}"

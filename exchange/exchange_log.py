@@ -1,0 +1,83 @@
+"""The tamper-evident exchange log (exchange-protocol §7).
+
+`log_append` must run inside the transaction of the state change it records:
+both commit or neither does. Appends are serialised by a transaction-level
+advisory lock, so indexes have no gaps and each entry chains onto the last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from exchange.models import ExchangeLogEntry
+
+GENESIS_HASH = "0" * 64
+_LOCK_KEY = 0x45584C4F47  # "EXLOG": the advisory lock that serialises appends
+
+
+def canonical_entry(*, index: int, kind: str, department_code: str, payload: dict[str, Any], recorded_at: str) -> bytes:
+    """The bytes that are hashed: JSON with sorted keys, no spaces, UTF-8."""
+    entry = {"index": index, "kind": kind, "department": department_code, "payload": payload,
+             "recorded_at": recorded_at}
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(previous_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(bytes.fromhex(previous_hash) + canonical).hexdigest()
+
+
+def log_append(*, kind: str, payload: dict[str, Any], department_code: str = "") -> ExchangeLogEntry:
+    if not connection.in_atomic_block:
+        raise RuntimeError("log_append must run inside the transaction of the change it records")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    last = ExchangeLogEntry.objects.order_by("-index").values("index", "entry_hash").first()
+    index = 0 if last is None else last["index"] + 1
+    previous = GENESIS_HASH if last is None else last["entry_hash"]
+    payload = json.loads(json.dumps(payload, default=str))  # exactly what JSONB will hand back
+    recorded_at = timezone.now().isoformat(timespec="microseconds")
+    canonical = canonical_entry(index=index, kind=kind, department_code=department_code, payload=payload,
+                                recorded_at=recorded_at)
+    return ExchangeLogEntry.objects.create(
+        index=index, kind=kind, department_code=department_code, payload=payload,
+        recorded_at=recorded_at, previous_hash=previous, entry_hash=entry_hash(previous, canonical),
+    )
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    entries: int
+    first_broken_index: int | None = None
+    reason: str = ""
+
+
+def log_verify(*, chunk: int = 5000) -> ChainCheck:
+    """Walk the whole chain; name the first entry whose hash or link does not hold."""
+    previous, expected_index, count = GENESIS_HASH, 0, 0
+    with transaction.atomic():
+        rows = ExchangeLogEntry.objects.order_by("index").values_list(
+            "index", "kind", "department_code", "payload", "recorded_at", "previous_hash", "entry_hash"
+        )
+        for index, kind, dept, payload, recorded_at, prev_hash, stored_hash in rows.iterator(chunk_size=chunk):
+            if index != expected_index:
+                return ChainCheck(False, count, expected_index, f"entry {expected_index} is missing")
+            if prev_hash != previous:
+                return ChainCheck(False, count, index, "its link to the previous entry does not match")
+            canonical = canonical_entry(index=index, kind=kind, department_code=dept, payload=payload,
+                                        recorded_at=recorded_at.isoformat(timespec="microseconds"))
+            if entry_hash(previous, canonical) != stored_hash:
+                return ChainCheck(False, count, index, "its content does not match its hash")
+            previous, expected_index, count = stored_hash, expected_index + 1, count + 1
+    return ChainCheck(True, count)
+
+
+def log_head() -> tuple[int | None, str]:
+    last = ExchangeLogEntry.objects.order_by("-index").values("index", "entry_hash").first()
+    return (None, GENESIS_HASH) if last is None else (last["index"], last["entry_hash"])
