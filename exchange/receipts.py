@@ -1,0 +1,60 @@
+"""Batch receipts (exchange-protocol §3): a JWS proving the platform took this exact batch.
+
+`batch_receipt_issue` runs inside the transaction that finishes a batch: the
+`receipt_issued` log entry, the receipt and the batch's log position commit together.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from exchange.exchange_log import log_append
+from exchange.jws import jws_sign
+from exchange.models import Batch
+from exchange.platform_keys import platform_key_current
+
+
+def _rfc3339(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def batch_receipt_payload(*, batch: Batch) -> dict:
+    """The receipt's claims before it is placed in the log (no log_index/log_head yet)."""
+    return {
+        "batch": batch.pk,
+        "department": batch.department.code,
+        "batch_id": batch.batch_id,
+        "category": batch.category,
+        "content_digest": batch.content_digest,
+        "received_at": _rfc3339(batch.received_at),
+        "completed_at": _rfc3339(batch.completed_at),
+        "status": batch.status,
+        "counts": batch.counts,
+    }
+
+
+def batch_receipt_issue(*, batch: Batch) -> str:
+    """Issue (once) and store the receipt of a finished batch; a second call returns the stored one."""
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            return batch_receipt_issue(batch=batch)
+    locked = Batch.objects.select_for_update().select_related("department").get(pk=batch.pk)
+    if locked.receipt:
+        _copy_receipt(locked, batch)
+        return locked.receipt
+    if not locked.is_finished:
+        raise ValueError(f"batch {locked.pk} is {locked.status}: a receipt is issued only once it has finished")
+    payload = batch_receipt_payload(batch=locked)
+    entry = log_append(kind="receipt_issued", department_code=locked.department.code, payload=payload)
+    payload["log_index"] = entry.index
+    payload["log_head"] = entry.entry_hash
+    key = platform_key_current()
+    locked.receipt = jws_sign(payload=payload, private_key=key.private_key, kid=key.kid)
+    locked.log_index, locked.log_head = entry.index, entry.entry_hash
+    locked.save(update_fields=["receipt", "log_index", "log_head"])
+    _copy_receipt(locked, batch)
+    return locked.receipt
+
+
+def _copy_receipt(source: Batch, target: Batch) -> None:
+    target.receipt, target.log_index, target.log_head = source.receipt, source.log_index, source.log_head
