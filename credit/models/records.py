@@ -1,0 +1,101 @@
+"""Credit records (one per category + natural key), their append-only version
+history and their sources (every department that sent the record)."""
+
+from django.db import models
+from django.db.models import Q
+
+from credit.models.subjects import Subject
+
+
+class RecordState(models.TextChoices):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class Record(models.Model):
+    category = models.CharField(max_length=32)
+    natural_key = models.CharField(max_length=400)  # catalog natural-key values joined by '|'; never a plain ID number
+    # Null while the row named its subject only by a legacy code no registration has supplied yet.
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
+    pending_key = models.CharField(max_length=40, blank=True, default="")  # "org_code:…" / "registration_no:…"
+    state = models.CharField(max_length=16, choices=RecordState.choices, default=RecordState.ACTIVE)
+    payload = models.JSONField()  # the current version's payload
+    content_hash = models.CharField(max_length=64)
+    version = models.IntegerField(default=1)  # number of the current version
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
+    subject_name_key = models.CharField(max_length=200, blank=True, default="")
+    name_mismatch = models.BooleanField(default=False)  # row's subject name ≠ registered or former names
+
+    # Publicity, from the catalog rule: window [publicity_from, publicity_ends_on) unless never.
+    publicity_from = models.DateField(null=True, blank=True)
+    publicity_until = models.DateField(null=True, blank=True)  # last public day as shown
+    publicity_ends_on = models.DateField(null=True, blank=True)  # first day not public (null = no end)
+    publicity_never = models.CharField(max_length=32, blank=True, default="")  # e.g. procedure_simple, usage_scope
+    repaired_at = models.DateField(null=True, blank=True)  # credit repair (信用修复) ends penalty publicity
+    is_public = models.BooleanField(default=False)
+    publicity_reason = models.CharField(max_length=32, blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "natural_key"], name="record_unique_natural_key"),
+            models.CheckConstraint(condition=Q(subject__isnull=False) | ~Q(pending_key=""),
+                                   name="record_subject_or_pending"),
+        ]
+        indexes = [
+            models.Index(fields=["subject", "category"], name="record_subject_category"),
+            models.Index(fields=["pending_key"], condition=Q(subject__isnull=True), name="record_pending"),
+            models.Index(fields=["publicity_ends_on"], condition=Q(is_public=True), name="record_publicity_ends"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.natural_key}"
+
+
+class RecordVersion(models.Model):
+    """Append-only: a version is never changed except to close it (valid_to)."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions")
+    version = models.IntegerField()
+    op = models.CharField(max_length=16)  # upsert | withdraw
+    payload = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
+    row = models.BigIntegerField()
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["record", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "version"], name="record_version_unique"),
+            models.UniqueConstraint(fields=["batch", "row"], name="record_version_unique_source_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} v{self.version}"
+
+
+class RecordSource(models.Model):
+    """Provenance: each department that sent this record."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="sources")
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
+    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
+    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
+    last_row = models.BigIntegerField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["record", "department"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "department"], name="record_source_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} from {self.department_id}"

@@ -1,0 +1,134 @@
+"""Reads of the unified credit record store (used by the exchange API, the public
+site and the operator console)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from credit.identity import code_normalise, id_number_index
+from credit.models import ChangeFeedEntry, Record, RecordSource, Subject, SubjectAlias
+from credit.models.subjects import AliasKind
+
+
+def _cursor_decode(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = int(cursor)
+    except ValueError:
+        return 0
+    return max(value, 0)
+
+
+def change_feed_page(*, categories: list[str], cursor: str | None, limit: int) -> tuple[list[dict], str]:
+    """Record changes after `cursor`, in commit order (see credit/models/feed.py for why
+    id order is commit order). `next_cursor` is opaque; pass it back for the next page."""
+    after = _cursor_decode(cursor)
+    limit = max(1, min(int(limit), 1000))
+    rows = list(
+        ChangeFeedEntry.objects.filter(category__in=categories, id__gt=after)
+        .order_by("id")
+        .values("id", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
+                "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version",
+                "changed_at")[:limit]
+    )
+    items = [
+        {
+            "id": r["id"],
+            "kind": r["kind"],
+            "category": r["category"],
+            "record": r["record_id"],
+            "natural_key": r["record__natural_key"],
+            "subject": (r["subject__uscc"] or r["subject__id_number_masked"]) if r["subject__name"] else None,
+            "subject_name": r["subject__name"],
+            "department": r["department__code"],
+            "batch": r["batch_id"],
+            "version": r["version"],
+            "changed_at": r["changed_at"].isoformat(),
+        }
+        for r in rows
+    ]
+    next_cursor = str(rows[-1]["id"]) if rows else str(after)
+    return items, next_cursor
+
+
+def subject_find(*, code: str) -> Subject | None:
+    """A subject by USCC, legacy code (registration number, organisation code) or ID number."""
+    value = code_normalise(code)
+    if not value:
+        return None
+    subject = Subject.objects.filter(uscc=value).first()
+    if subject is None:
+        alias = (SubjectAlias.objects.filter(kind__in=[AliasKind.ORG_CODE, AliasKind.REGISTRATION_NO],
+                                             value_key=value).select_related("subject").first())
+        subject = alias.subject if alias else None
+    if subject is None:
+        subject = Subject.objects.filter(id_number_index=id_number_index(value)).first()
+    return subject
+
+
+def publicity_of(record: Record) -> dict[str, Any]:
+    return {
+        "public": record.is_public,
+        "reason": record.publicity_reason,
+        "from": record.publicity_from.isoformat() if record.publicity_from else None,
+        "until": record.publicity_until.isoformat() if record.publicity_until else None,
+        "repaired_at": record.repaired_at.isoformat() if record.repaired_at else None,
+    }
+
+
+def subject_info(subject: Subject) -> dict[str, Any]:
+    aliases = defaultdict(list)
+    for kind, value in subject.aliases.order_by("id").values_list("kind", "value"):
+        aliases[kind].append(value)
+    return {
+        "kind": subject.kind,
+        "code": subject.code,
+        "uscc": subject.uscc,
+        "id_number": subject.id_number_masked or None,
+        "name": subject.name,
+        "former_names": aliases[AliasKind.FORMER_NAME],
+        "registration_no": aliases[AliasKind.REGISTRATION_NO],
+        "org_code": aliases[AliasKind.ORG_CODE],
+        "registered": subject.registered,
+        "legal_representative": subject.legal_representative,
+        "status": subject.status,
+        "address": subject.address,
+        "registration_authority": subject.registration_authority,
+        "registration": subject.registration,
+    }
+
+
+def record_item(record: Record, sources: list[str]) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "category": record.category,
+        "natural_key": record.natural_key,
+        "state": record.state,
+        "version": record.version,
+        "payload": record.payload,
+        "publicity": publicity_of(record),
+        "name_mismatch": record.name_mismatch,
+        "department": record.department.code,
+        "sources": sources,
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def subject_unified_record(*, code: str, categories: list[str]) -> dict | None:
+    """The subject's registration info and its records in `categories`, with current
+    payload, state, publicity and sources. ID numbers appear masked only."""
+    subject = subject_find(code=code)
+    if subject is None:
+        return None
+    records = list(Record.objects.filter(subject=subject, category__in=categories)
+                   .select_related("department").order_by("category", "id"))
+    sources = defaultdict(list)
+    for record_id, dept in (RecordSource.objects.filter(record__in=records).order_by("record_id", "id")
+                            .values_list("record_id", "department__code")):
+        sources[record_id].append(dept)
+    by_category: dict[str, list] = {c: [] for c in categories}
+    for record in records:
+        by_category[record.category].append(record_item(record, sources[record.id]))
+    return {"subject": subject_info(subject), "records": by_category}

@@ -1,0 +1,23 @@
+"""Reads for the exchange API and CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.models import Batch
+
+
+def batch_resource(batch: Batch) -> dict[str, Any]:
+    """The batch resource of exchange-protocol §4."""
+    base = f"/api/v1/exchange/batches/{batch.pk}"
+    return {
+        "id": batch.pk,
+        "batch_id": batch.batch_id,
+        "category": batch.category,
+        "status": batch.status,
+        "counts": batch.counts,
+        "received_at": batch.received_at.isoformat() if batch.received_at else None,
+        "completed_at": batch.completed_at.isoformat() if batch.completed_at else None,
+        "rejections_url": f"{base}/rejections",
+        "receipt_url": f"{base}/receipt",
+    }

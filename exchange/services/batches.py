@@ -1,0 +1,101 @@
+"""Batch intake: keep the batch as received (bytes and digest), record it once,
+log it, and hand it to the pipeline (credit.pipeline) after commit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from exchange.exchange_log import log_append
+from exchange.models import Batch, Department
+
+READ_SIZE = 1024 * 1024
+
+
+class BatchTooLarge(Exception):
+    """Over settings.EXCHANGE_MAX_BATCH_BYTES bytes or EXCHANGE_MAX_BATCH_ROWS rows (→ 413)."""
+
+
+class BatchIdConflict(Exception):
+    """The same department and batch_id were used for other content (→ 409 batch_id_conflict)."""
+
+
+class CategoryNotWritable(Exception):
+    """The department may not write this category (→ 403)."""
+
+
+def content_digest(sha256: bytes) -> str:
+    return f"sha-256=:{base64.b64encode(sha256).decode()}:"
+
+
+def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
+    """Stream the body to a temporary file, then rename it to its content-addressed
+    path. Returns (relative path, content digest, size)."""
+    root = Path(settings.BATCH_STORAGE_DIR)
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS
+    sha, size, newlines = hashlib.sha256(), 0, 0
+    fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := body.read(READ_SIZE):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BatchTooLarge(f"the batch is larger than {max_bytes} bytes")
+                newlines += chunk.count(b"\n")
+                # cheap upper bound: a CSV's quoted fields may hold newlines, so only refuse clear excess
+                if newlines - (1 if is_csv else 0) > max_rows + (max_rows // 100 if is_csv else 0):
+                    raise BatchTooLarge(f"the batch has more than {max_rows} rows")
+                sha.update(chunk)
+                out.write(chunk)
+        hexdigest = sha.hexdigest()
+        relative = f"{hexdigest[:2]}/{hexdigest}"
+        final = root / relative
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)  # same content, same path: replacing it changes nothing
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return relative, content_digest(sha.digest()), size
+
+
+def batch_receive(*, department: Department, category: str, batch_id: str, content_type: str, body: BinaryIO,
+                  source: str = "api") -> tuple[Batch, bool]:
+    """Keep the batch and record it once. Same batch_id + same digest → (existing, False)."""
+    if not department.may_write(category):
+        raise CategoryNotWritable(f"department {department.code} may not write {category}")
+    relative, digest, size = _store(body, is_csv=content_type.lower().startswith("text/csv"))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # the unique constraint decides between concurrent identical posts
+                batch = Batch.objects.create(
+                    department=department, batch_id=batch_id, category=category, content_type=content_type,
+                    content_digest=digest, size_bytes=size, storage_path=relative, source=source,
+                )
+        except IntegrityError:
+            batch = Batch.objects.get(department=department, batch_id=batch_id)
+            if batch.content_digest != digest:
+                raise BatchIdConflict(
+                    f"batch_id {batch_id!r} was already used by {department.code} for other content"
+                ) from None
+            return batch, False
+        log_append(kind="batch_submitted", department_code=department.code, payload={
+            "batch": batch.id, "batch_id": batch_id, "category": category, "content_digest": digest,
+            "size_bytes": size, "content_type": content_type, "source": source,
+            "received_at": batch.received_at.isoformat(),
+        })
+        transaction.on_commit(lambda: batch_enqueue(batch_id=batch.id))
+    return batch, True
+
+
+def batch_enqueue(*, batch_id: int) -> None:
+    from credit.tasks import batch_process
+
+    batch_process.delay(batch_id)
