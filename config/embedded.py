@@ -227,6 +227,7 @@ def ensure_secrets() -> dict[str, str]:
         "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEY": lambda: secrets.token_hex(32),
         "BLIND_INDEX_KEY": lambda: secrets.token_hex(32),
+        "DEMO_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(12),
     }
     missing = {k: make() for k, make in wanted.items() if k not in values}
     if missing:

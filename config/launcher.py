@@ -49,7 +49,9 @@ def run() -> int:
             cwd=embedded.ROOT,
         ),
     ]
-    print(f"\n  Platform running on http://127.0.0.1:{port}/  (Ctrl-C stops it)\n", flush=True)
+    print(f"\n  Platform running on http://127.0.0.1:{port}/  (Ctrl-C stops it)\n"
+          f"  Operators' console: http://127.0.0.1:{port}/admin/  user 'operator', "
+          f"password DEMO_OPERATOR_PASSWORD in {embedded.SECRETS_FILE}\n", flush=True)
     stopping = False
 
     def stop(*_):

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "exchange",
     "credit",
     "api",
+    "public",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +75,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Several developers' (and CI's) test runs may share one cluster: a suffix keeps their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": f"test_credit{env('TEST_DB_SUFFIX', '')}"}
+# The public site reads through a role that sees only the public projection (schema public_view):
+# same server and database as default, other user; PUBLIC_DATABASE_URL overrides it in production.
+PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")
+if env("PUBLIC_DATABASE_URL"):
+    DATABASES["public"] = database_from_url(env("PUBLIC_DATABASE_URL"))
+else:
+    DATABASES["public"] = {**DATABASES["default"], "USER": PUBLIC_DATABASE_ROLE, "PASSWORD": ""}
+DATABASES["public"].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True,
+                           TEST={"MIRROR": "default"})  # tests/public/conftest.py reconnects it as the role
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "zh-hans"
@@ -97,6 +107,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
 
+# Shared by every worker process (the public rate limit counts here): the embedded Redis, database 1.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL") or f"unix://{embedded.REDIS_SOCKET}?db=1",
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "credit"),
+    }
+}
+
 # --- Storage and keys -----------------------------------------------------------
 BATCH_STORAGE_DIR = Path(env("BATCH_STORAGE_DIR", str(VAR_DIR / "batches")))
 PLATFORM_SIGNING_KEY_DIR = Path(env("PLATFORM_SIGNING_KEY_DIR", str(VAR_DIR / "keys")))
@@ -114,10 +133,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Public site ------------------------------------------------------------------
-PUBLIC_RATE_LIMIT = env("PUBLIC_RATE_LIMIT", "120/minute")
+PUBLIC_RATE_LIMIT = env("PUBLIC_RATE_LIMIT", "120/minute")  # per client address; "off" disables it (benchmarks)
 PUBLIC_CACHE_SECONDS = env_int("PUBLIC_CACHE_SECONDS", 60)
-# The internet zone reads through this role, which sees only the public projection.
-PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")
+# Reverse proxies in front of us that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+PUBLIC_TRUSTED_PROXIES = env_int("PUBLIC_TRUSTED_PROXIES", 0)
+# Benchmarks only: serve /bench/trivial, the baseline a public page's throughput is compared with.
+PUBLIC_BENCH_VIEWS = env_bool("PUBLIC_BENCH_VIEWS", False)
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {

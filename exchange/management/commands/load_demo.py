@@ -4,8 +4,11 @@ from pathlib import Path
 
 import yaml
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from config.env import secret
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 
@@ -14,6 +17,7 @@ class Command(BaseCommand):
     help = "Load demo departments (fixtures/departments.yaml), their keys and demo batches (fixtures/batches/)."
 
     def handle(self, *args, **options):
+        self._demo_operator()
         departments = yaml.safe_load((FIXTURES / "departments.yaml").read_text(encoding="utf-8"))
         for d in departments:
             call_command("register_department", d["code"], name=d["name"], write=d["write"], read=d["read"],
@@ -25,3 +29,12 @@ class Command(BaseCommand):
             for item in yaml.safe_load(manifest.read_text(encoding="utf-8")):
                 call_command("ingest", str(FIXTURES / "batches" / item["file"]), department=item["department"],
                              category=item["category"], batch_id=item["batch_id"], stdout=self.stdout)
+
+    def _demo_operator(self):
+        """An operator account for the intranet console; its password is in var/secrets.env."""
+        User = get_user_model()
+        user, created = User.objects.get_or_create(username="operator", defaults={"is_staff": True, "is_superuser": True})
+        if created:
+            user.set_password(secret("DEMO_OPERATOR_PASSWORD"))
+            user.save(update_fields=["password"])
+            self.stdout.write("demo operator 'operator' created (password: DEMO_OPERATOR_PASSWORD in var/secrets.env)")
