@@ -1,0 +1,348 @@
+"""Stream-parse a department batch (CSV or NDJSON) into blocks of raw columns.
+
+The stream is read in 1 MiB pieces and never held whole; a line longer than
+`MAX_LINE_BYTES` is skipped (and reported as one rejected row) without being
+buffered. Bytes the declared charset cannot decode are kept as lone surrogates
+(`surrogateescape`) so that one bad row is rejected, not the whole batch.
+
+Blank lines are not rows (CSV and NDJSON alike). NDJSON keys may be field names
+or Chinese labels; unknown keys reject the row (`unknown_field`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from validation.catalog import Category
+
+READ_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+SNIFF_BYTES = 1 << 16
+_OVERLONG = "\udcff\udcfe<overlong>"  # stand-in line for a skipped over-long line
+
+csv.field_size_limit(MAX_LINE_BYTES)
+
+
+class BatchParseError(Exception):
+    """The whole batch cannot be read. `message` is plain Chinese for the sender."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: int
+    field: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class RawBlock:
+    first_row: int
+    last_row: int
+    rownos: list[int] = field(default_factory=list)  # rows that parsed, in order
+    columns: dict[str, list] = field(default_factory=dict)  # field name -> raw values along rownos
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MediaType:
+    kind: str  # csv | ndjson
+    encoding: str
+
+
+def parse_media_type(content_type: str) -> MediaType:
+    main, *params = [p.strip() for p in (content_type or "").split(";")]
+    main = main.lower()
+    charset = "utf-8"
+    for p in params:
+        key, _, value = p.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if main in {"application/x-ndjson", "application/ndjson", "application/jsonl"}:
+        if charset not in {"utf-8", "utf8"}:
+            raise BatchParseError("unsupported_media_type", f"NDJSON 批次只接受 UTF-8 编码，收到“{charset}”")
+        return MediaType("ndjson", "utf-8")
+    if main == "text/csv":
+        if charset in {"utf-8", "utf8"}:
+            return MediaType("csv", "utf-8")
+        if charset in {"gb18030", "gbk", "gb2312"}:  # GB18030 is a superset of both
+            return MediaType("csv", "gb18030")
+        raise BatchParseError(
+            "unsupported_media_type", f"CSV 批次只接受 UTF-8 或 GB18030 编码，收到“{charset}”"
+        )
+    raise BatchParseError(
+        "unsupported_media_type",
+        f"不支持的文件类型“{content_type}”，请使用 text/csv 或 application/x-ndjson",
+    )
+
+
+def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """Decoded lines (newline kept), each at most MAX_LINE_BYTES; longer ones become _OVERLONG."""
+    pending = b""
+    skipping = False
+    first = True
+    while True:
+        piece = stream.read(READ_BYTES)
+        if first:
+            first = False
+            if piece and b"\x00" in piece[:SNIFF_BYTES]:
+                raise BatchParseError(
+                    "binary_content", "文件含有二进制内容（NUL 字节），不是文本格式的 CSV 或 NDJSON"
+                )
+        if not piece:
+            if skipping:
+                yield _OVERLONG
+            elif pending:
+                yield pending.decode(encoding, "surrogateescape")
+            return
+        cut = piece.rfind(b"\n")
+        if skipping:
+            if cut < 0:
+                continue
+            start = piece.find(b"\n") + 1
+            skipping = False
+            yield _OVERLONG + "\n"
+            piece = piece[start:]
+            cut = piece.rfind(b"\n")
+        if cut < 0:
+            pending += piece
+            if len(pending) > MAX_LINE_BYTES:
+                pending, skipping = b"", True
+            continue
+        text = (pending + piece[: cut + 1]).decode(encoding, "surrogateescape")
+        pending = piece[cut + 1 :]
+        if len(pending) > MAX_LINE_BYTES:
+            pending, skipping = b"", True
+        yield from io.StringIO(text, newline="")
+
+
+def _bad_header(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+class CsvSource:
+    def __init__(self, stream: BinaryIO, category: Category, encoding: str):
+        self.category = category
+        self.lines = _byte_lines(stream, encoding)
+        self.reader = csv.reader(self.lines)
+        header = self._first_record()
+        if header is None:
+            raise BatchParseError("empty_file", "文件为空，没有表头和数据")
+        header = [h.lstrip("\ufeff").strip() for h in header]
+        if any(_bad_header(h) or h == _OVERLONG for h in header):
+            raise BatchParseError(
+                "undecodable", f"表头无法按声明的编码（{encoding}）解读，请检查文件编码或文件是否损坏"
+            )
+        self.fields = resolve_header(category, header)
+
+    def _first_record(self) -> list[str] | None:
+        while True:
+            try:
+                rec = next(self.reader)
+            except StopIteration:
+                return None
+            except csv.Error:
+                raise BatchParseError("malformed_header", "表头无法解析") from None
+            if rec:
+                return rec
+
+    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
+        ncols = len(self.fields)
+        reader = self.reader
+        row = 0
+        block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
+        records: list[list[str]] = []
+        while True:
+            try:
+                rec = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row += 1
+                if row > start_after_row:
+                    block.rejections.append(
+                        Rejection(row, None, "malformed_row", f"第{row}行无法解析：{exc}")
+                    )
+            else:
+                if not rec:
+                    continue  # blank line: not a row
+                row += 1
+                if row <= start_after_row:
+                    continue
+                if len(rec) == ncols:
+                    records.append(rec)
+                    block.rownos.append(row)
+                elif rec[0] == _OVERLONG:
+                    block.rejections.append(
+                        Rejection(
+                            row, None, "row_too_long", f"第{row}行超过{MAX_LINE_BYTES // 1024} KiB，未读取"
+                        )
+                    )
+                else:
+                    block.rejections.append(
+                        Rejection(
+                            row,
+                            None,
+                            "wrong_column_count",
+                            f"第{row}行有{len(rec)}列，表头有{ncols}列（列数不符，可能是引号或分隔符有误）",
+                        )
+                    )
+            if row - block.first_row + 1 >= block_rows and row >= block.first_row:
+                yield self._finish(block, records, row)
+                records = []
+                block = RawBlock(first_row=row + 1, last_row=row)
+        if row == 0:
+            raise BatchParseError("no_data_rows", "文件只有表头，没有数据行")
+        if row >= block.first_row:
+            yield self._finish(block, records, row)
+
+    def _finish(self, block: RawBlock, records: list[list[str]], row: int) -> RawBlock:
+        block.last_row = row
+        if records:
+            for name, values in zip(self.fields, zip(*records, strict=True), strict=True):
+                block.columns[name] = list(values)
+        else:
+            block.columns = {name: [] for name in self.fields}
+        return block
+
+
+def resolve_header(category: Category, header: list[str]) -> list[str]:
+    names, unknown, seen, dup = [], [], set(), []
+    for h in header:
+        fd = category.field_for_header(h)
+        if fd is None:
+            unknown.append(h or "（空列名）")
+            continue
+        if fd.name in seen:
+            dup.append(h)
+        seen.add(fd.name)
+        names.append(fd.name)
+    if unknown:
+        raise BatchParseError(
+            "unknown_columns", f"表头含有目录“{category.label}”中没有的列：{'、'.join(unknown)}"
+        )
+    if dup:
+        raise BatchParseError("duplicate_columns", f"表头中以下列重复出现：{'、'.join(dup)}")
+    missing = [f.label for f in category.required_fields if f.name not in seen]
+    if missing:
+        raise BatchParseError("missing_columns", f"表头缺少必填列：{'、'.join(missing)}")
+    return names
+
+
+def _json_cell(value: object, is_list: bool) -> tuple[str | None, bool]:
+    """(text, ok) for one NDJSON value: strings as is, numbers as written, lists joined by ';'."""
+    if value is None or isinstance(value, str):
+        return value, True
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int | float):
+        return str(value), True
+    if is_list and isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ";".join(str(v) for v in value), True
+    return None, False
+
+
+class NdjsonSource:
+    def __init__(self, stream: BinaryIO, category: Category):
+        self.category = category
+        self.lines = _byte_lines(stream, "utf-8")
+        self.list_fields = {f.name for f in category.fields if f.type in {"enum_list", "text_list"}}
+        self.names = [f.name for f in category.fields]
+        self.name_set = set(self.names)
+        self.fields = self.names
+
+    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
+        row = 0
+        first_line = True
+        block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
+        objs: list[dict] = []
+        for line in self.lines:
+            if first_line:
+                line = line.lstrip("\ufeff")
+                first_line = False
+            if not line.strip():
+                continue
+            row += 1
+            if row <= start_after_row:
+                continue
+            obj = self._row(row, line, block)
+            if obj is not None:
+                objs.append(obj)
+                block.rownos.append(row)
+            if row - block.first_row + 1 >= block_rows:
+                yield self._finish(block, objs, row)
+                objs = []
+                block = RawBlock(first_row=row + 1, last_row=row)
+        if row == 0:
+            raise BatchParseError("empty_file", "文件为空，没有数据行")
+        if row >= block.first_row:
+            yield self._finish(block, objs, row)
+
+    def _row(self, row: int, line: str, block: RawBlock) -> dict | None:
+        def reject(code: str, message: str, field_name: str | None = None) -> None:
+            block.rejections.append(Rejection(row, field_name, code, message))
+
+        if line.startswith(_OVERLONG):
+            reject("row_too_long", f"第{row}行超过{MAX_LINE_BYTES // 1024} KiB，未读取")
+            return None
+        if _bad_header(line):
+            reject("invalid_encoding", f"第{row}行不是有效的 UTF-8 文本")
+            return None
+        try:
+            obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=_no_constant)
+        except ValueError:
+            reject("malformed_row", f"第{row}行不是完整有效的 JSON（可能被截断）")
+            return None
+        if not isinstance(obj, dict):
+            reject("malformed_row", f"第{row}行应为 JSON 对象，实为{type(obj).__name__}")
+            return None
+        if not obj.keys() <= self.name_set:
+            mapped, unknown = {}, []
+            for k, v in obj.items():
+                fd = self.category.field_for_header(k.strip()) if isinstance(k, str) else None
+                if fd is None:
+                    unknown.append(k)
+                else:
+                    mapped[fd.name] = v
+            if unknown:
+                reject("unknown_field", f"第{row}行含有目录中没有的字段：{'、'.join(unknown)}")
+                return None
+            obj = mapped
+        out = {}
+        for k, v in obj.items():
+            text, ok = _json_cell(v, k in self.list_fields)
+            if not ok:
+                fd = self.category.fields_by_name[k]
+                reject("malformed_row", f"{fd.label}的值类型不正确（应为文本）", k)
+                return None
+            out[k] = text
+        return out
+
+    def _finish(self, block: RawBlock, objs: list[dict], row: int) -> RawBlock:
+        block.last_row = row
+        present = set().union(*(o.keys() for o in objs)) if objs else set()
+        for name in self.names:
+            if name in present:
+                block.columns[name] = [o.get(name) for o in objs]
+        return block
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def open_source(stream: BinaryIO, category: Category, content_type: str) -> CsvSource | NdjsonSource:
+    media = parse_media_type(content_type)
+    if media.kind == "ndjson":
+        return NdjsonSource(stream, category)
+    return CsvSource(stream, category, media.encoding)
