@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "api.exchange.middleware.ExchangeSignatureMiddleware",  # exchange-protocol §2/§3: verify requests, sign responses
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -128,6 +129,8 @@ EXCHANGE_NONCE_WINDOW_SECONDS = 600
 EXCHANGE_MAX_BATCH_BYTES = env_int("EXCHANGE_MAX_BATCH_BYTES", 256 * 1024 * 1024)
 EXCHANGE_MAX_BATCH_ROWS = env_int("EXCHANGE_MAX_BATCH_ROWS", 2_000_000)
 # Benchmarks only: measure the cost of verification by switching it off. Never in production.
+# A rotated-out platform key stays in the JWK Set this many days, so receipts it signed stay verifiable online.
+EXCHANGE_RECEIPT_VERIFY_DAYS = env_int("EXCHANGE_RECEIPT_VERIFY_DAYS", 400)
 EXCHANGE_BENCH_SKIP_VERIFICATION = env_bool("EXCHANGE_BENCH_SKIP_VERIFICATION", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

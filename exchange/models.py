@@ -157,3 +157,21 @@ class ExchangeLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"log #{self.index} {self.kind}"
+
+
+class SignatureNonce(models.Model):
+    """A (keyid, nonce) pair seen on a signed request: a second one within the window is a replay.
+
+    In PostgreSQL rather than in memory so that it holds across restarts and web processes.
+    """
+
+    keyid = models.CharField(max_length=64)
+    nonce = models.CharField(max_length=128)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["keyid", "nonce"], name="signature_nonce_unique")]
+        indexes = [models.Index(fields=["seen_at"], name="signature_nonce_seen_at")]
+
+    def __str__(self) -> str:
+        return f"{self.keyid} {self.nonce}"

@@ -24,8 +24,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
-DEFAULT_VERIFY_DAYS = 400  # one year of receipts plus a month's grace; see settings.EXCHANGE_RECEIPT_VERIFY_DAYS
-
 
 @dataclass(frozen=True)
 class PlatformKey:
@@ -48,7 +46,7 @@ def _dir() -> Path:
 
 
 def verify_window() -> dt.timedelta:
-    return dt.timedelta(days=getattr(settings, "EXCHANGE_RECEIPT_VERIFY_DAYS", DEFAULT_VERIFY_DAYS))
+    return dt.timedelta(days=settings.EXCHANGE_RECEIPT_VERIFY_DAYS)
 
 
 @contextmanager

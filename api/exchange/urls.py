@@ -1,3 +1,20 @@
 """The departments' exchange API (exchange-protocol.md §4) and the platform JWK Set."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from api.exchange import views
+
+P = "api/v1/exchange/"
+
+urlpatterns: list = [
+    path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path(P + "batches", views.BatchCreateView.as_view(), name="exchange-batches"),
+    path(P + "batches/<int:batch_pk>", views.BatchDetailView.as_view(), name="exchange-batch"),
+    path(P + "batches/<int:batch_pk>/rejections", views.BatchRejectionsView.as_view(), name="exchange-rejections"),
+    path(P + "batches/<int:batch_pk>/receipt", views.BatchReceiptView.as_view(), name="exchange-receipt"),
+    path(P + "subjects/<str:code>", views.SubjectView.as_view(), name="exchange-subject"),
+    path(P + "changes", views.ChangesView.as_view(), name="exchange-changes"),
+    path(P + "objections", views.ObjectionsView.as_view(), name="exchange-objections"),
+    path(P + "objections/<int:objection_pk>/decision", views.ObjectionDecisionView.as_view(),
+         name="exchange-objection-decision"),
+]

@@ -1,0 +1,276 @@
+"""The departments' exchange API (exchange-protocol §4). HTTP only: checks and services live elsewhere.
+
+Every view here runs behind api.exchange.middleware: `request.exchange.department`
+is whoever signed the request.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.exchange.schema import Problem, _problem, exchange_schema
+from api.problems import Problem as ProblemError
+from credit.selectors import change_feed_page, subject_unified_record
+from exchange.models import Batch, BatchRejection
+from exchange.platform_keys import jwks
+from exchange.receipts import batch_receipt_issue
+from exchange.selectors import batch_resource
+from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
+from exchange.services.objections import objection_decide, objection_resource, objections_for_department
+from exchange.signatures.digest import DigestingReader
+from exchange.signatures.verify import check_digest
+
+BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+BATCH_TYPES = {"application/x-ndjson", "text/csv"}
+PAGE_SIZE = 500
+MAX_PK = 2**63  # a larger id cannot exist (bigint); answer 404 rather than let PostgreSQL refuse it
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """The exchange answers JSON (or application/jose for receipts) whatever Accept says."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+
+class ExchangeView(APIView):
+    content_negotiation_class = AlwaysJSON
+
+    @property
+    def department(self):
+        return self.request.exchange.department
+
+    def batch(self, batch_pk: int) -> Batch:
+        """Only the submitting department sees a batch; to anyone else it does not exist (404, not 403)."""
+        batch = Batch.objects.filter(pk=batch_pk, department=self.department).first() if batch_pk < MAX_PK else None
+        if batch is None:
+            raise ProblemError(f"没有编号为 {batch_pk} 的本部门批次。", code="not_found", status=404, title="未找到")
+        return batch
+
+
+def _cursor(value: str | None) -> int:
+    if not value:
+        return 0
+    if not value.isdigit() or len(value) > 18:
+        raise ProblemError("cursor 无效：请使用上一页返回的 next_cursor。", code="invalid_cursor", status=400,
+                           title="游标无效")
+    return int(value)
+
+
+Counts = inline_serializer("BatchCounts", {name: serializers.IntegerField() for name in Batch.COUNT_FIELDS})
+BatchOut = inline_serializer("Batch", {
+    "id": serializers.IntegerField(), "batch_id": serializers.CharField(), "category": serializers.CharField(),
+    "status": serializers.ChoiceField(["received", "validating", "merging", "completed", "failed"]),
+    "counts": Counts, "received_at": serializers.DateTimeField(),
+    "completed_at": serializers.DateTimeField(allow_null=True), "rejections_url": serializers.CharField(),
+    "receipt_url": serializers.CharField(),
+})
+
+
+class BatchCreateView(ExchangeView):
+    streams_body = True  # the middleware leaves the body alone: it is hashed here while it streams to storage
+
+    @exchange_schema(
+        body=True, operation_id="batch_submit", summary="Submit a batch (§5)",
+        parameters=[OpenApiParameter("category", OpenApiTypes.STR, required=True),
+                    OpenApiParameter("batch_id", OpenApiTypes.STR, required=True,
+                                     description="the department's own id, [A-Za-z0-9._:-]{1,128}")],
+        request={"application/x-ndjson": OpenApiTypes.BINARY, "text/csv": OpenApiTypes.BINARY},
+        responses={202: BatchOut, 200: OpenApiResponse(BatchOut, description="the same batch again"),
+                   403: _problem("category_not_writable"), 409: _problem("batch_id_conflict"),
+                   413: _problem("batch_too_large"), 415: _problem("unsupported_media_type")},
+    )
+    def post(self, request):
+        category, batch_id = request.query_params.get("category", ""), request.query_params.get("batch_id", "")
+        if not category or not BATCH_ID.match(batch_id):
+            raise ProblemError("需要查询参数 category 和 batch_id（1–128 个字母、数字或 . _ : -）。",
+                               code="invalid_request", status=400, title="请求参数有误")
+        content_type = request.META.get("CONTENT_TYPE", "")
+        media_type, _, params = content_type.partition(";")
+        charset = re.search(r"charset=\"?([A-Za-z0-9_-]+)", params)
+        if media_type.strip().lower() not in BATCH_TYPES or (
+                media_type.strip().lower() == "text/csv" and charset
+                and charset.group(1).lower() not in {"utf-8", "gb18030"}):
+            raise ProblemError("批次须为 application/x-ndjson、text/csv; charset=utf-8 或 text/csv; charset=gb18030。",
+                               code="unsupported_media_type", status=415, title="不支持的内容类型")
+        if not self.department.may_write(category):
+            raise ProblemError(f"本部门（{self.department.code}）无权报送 {category} 类信息。",
+                               code="category_not_writable", status=403, title="无权报送该类别")
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.EXCHANGE_MAX_BATCH_BYTES:  # refuse before reading a byte
+            raise self._too_large()
+        expected = request.exchange.digests
+        body = DigestingReader(request._request, length=length,
+                               on_end=lambda actual: expected is not None and check_digest(expected, actual))
+        try:
+            batch, created = batch_receive(department=self.department, category=category, batch_id=batch_id,
+                                           content_type=content_type, body=body, source="api")
+        except BatchTooLarge as exc:
+            raise self._too_large(str(exc)) from exc
+        except BatchIdConflict as exc:
+            raise ProblemError(f"batch_id {batch_id!r} 已用于内容不同的另一批次；新批次请换一个 batch_id。",
+                               code="batch_id_conflict", status=409, title="批次号冲突") from exc
+        except CategoryNotWritable as exc:
+            raise ProblemError(str(exc), code="category_not_writable", status=403, title="无权报送该类别") from exc
+        return Response(batch_resource(batch), status=202 if created else 200)
+
+    @staticmethod
+    def _too_large(why: str = "") -> ProblemError:
+        return ProblemError(
+            why or f"批次不能超过 {settings.EXCHANGE_MAX_BATCH_BYTES} 字节、{settings.EXCHANGE_MAX_BATCH_ROWS} 行；请拆分后分别报送。",
+            code="batch_too_large", status=413, title="批次过大")
+
+
+class BatchDetailView(ExchangeView):
+    @exchange_schema(operation_id="batch_status", summary="A batch's status and counts",
+                     responses={200: BatchOut, 404: _problem("not_found (also: another department's batch)")})
+    def get(self, request, batch_pk: int):
+        return Response(batch_resource(self.batch(batch_pk)))
+
+
+REJECTION_FIELDS = {"row": serializers.IntegerField(), "field": serializers.CharField(),
+                    "code": serializers.CharField(), "message": serializers.CharField()}
+
+
+class BatchRejectionsView(ExchangeView):
+    @exchange_schema(
+        operation_id="batch_rejections", summary="Rejected rows, a page at a time",
+        parameters=[OpenApiParameter("cursor", OpenApiTypes.STR, required=False)],
+        responses={200: inline_serializer("RejectionPage", {"results": inline_serializer("Rejection", REJECTION_FIELDS, many=True),
+                                                            "next_cursor": serializers.CharField(allow_null=True)}),
+                   404: _problem("not_found")},
+    )
+    def get(self, request, batch_pk: int):
+        batch, after = self.batch(batch_pk), _cursor(request.query_params.get("cursor"))
+        rows = list(BatchRejection.objects.filter(batch=batch, id__gt=after).order_by("id")
+                    .values("id", "row", "field", "code", "message")[:PAGE_SIZE + 1])
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        return Response({"results": [{k: r[k] for k in ("row", "field", "code", "message")} for r in rows],
+                         "next_cursor": str(rows[-1]["id"]) if more else None})
+
+
+class BatchReceiptView(ExchangeView):
+    @exchange_schema(
+        operation_id="batch_receipt", summary="The batch receipt (JWS, application/jose)",
+        responses={(200, "application/jose"): OpenApiResponse(OpenApiTypes.STR, description="JWS compact"),
+                   404: _problem("not_found"), 409: _problem("batch_not_finished")},
+    )
+    def get(self, request, batch_pk: int):
+        batch = self.batch(batch_pk)
+        if not batch.is_finished:
+            raise ProblemError(f"批次仍在处理中（{batch.status}），完成或失败后才有回执。",
+                               code="batch_not_finished", status=409, title="批次尚未完成")
+        receipt = batch.receipt or batch_receipt_issue(batch=batch)  # issued by the pipeline; never missing
+        return HttpResponse(receipt, content_type="application/jose")
+
+
+class SubjectView(ExchangeView):
+    @exchange_schema(operation_id="subject_record", summary="A subject's unified record, readable categories only",
+                     responses={200: OpenApiTypes.OBJECT, 404: _problem("not_found")})
+    def get(self, request, code: str):
+        record = subject_unified_record(code=code, categories=list(self.department.read_categories))
+        if record is None:
+            raise ProblemError("没有这个信用主体。", code="not_found", status=404, title="未找到")
+        return Response(record)
+
+
+class ChangesView(ExchangeView):
+    @exchange_schema(
+        operation_id="change_feed", summary="Record changes in commit order, readable categories only",
+        parameters=[OpenApiParameter("cursor", OpenApiTypes.STR, required=False),
+                    OpenApiParameter("category", OpenApiTypes.STR, required=False),
+                    OpenApiParameter("limit", OpenApiTypes.INT, required=False, description="1–1000, default 100")],
+        responses={200: inline_serializer("ChangePage", {"results": serializers.ListField(child=serializers.DictField()),
+                                                         "next_cursor": serializers.CharField()}),
+                   403: _problem("category_not_readable")},
+    )
+    def get(self, request):
+        categories = list(self.department.read_categories)
+        category = request.query_params.get("category")
+        if category:
+            if category not in categories:
+                raise ProblemError(f"本部门无权读取 {category} 类信息。", code="category_not_readable", status=403,
+                                   title="无权读取该类别")
+            categories = [category]
+        _cursor(request.query_params.get("cursor"))
+        limit = request.query_params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ProblemError("limit 须为 1–1000 的整数。", code="invalid_request", status=400, title="请求参数有误")
+        items, next_cursor = change_feed_page(categories=categories, cursor=request.query_params.get("cursor"),
+                                              limit=int(limit))
+        return Response({"results": items, "next_cursor": next_cursor})
+
+
+OBJECTION_FIELDS = {
+    "id": serializers.IntegerField(), "record": serializers.IntegerField(), "category": serializers.CharField(),
+    "natural_key": serializers.CharField(), "subject": serializers.CharField(allow_null=True),
+    "raised_by": serializers.CharField(), "reason": serializers.CharField(),
+    "status": serializers.ChoiceField(["open", "corrected", "upheld"]), "decision_reason": serializers.CharField(),
+    "raised_at": serializers.DateTimeField(), "decided_at": serializers.DateTimeField(allow_null=True)}
+ObjectionOut = inline_serializer("Objection", OBJECTION_FIELDS)
+
+
+class ObjectionsView(ExchangeView):
+    @exchange_schema(
+        operation_id="objections", summary="Objections against records this department supplied",
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, required=False, enum=["open", "corrected", "upheld"]),
+                    OpenApiParameter("cursor", OpenApiTypes.STR, required=False)],
+        responses={200: inline_serializer("ObjectionPage", {"results": inline_serializer("Objection", OBJECTION_FIELDS, many=True),
+                                                            "next_cursor": serializers.CharField(allow_null=True)})},
+    )
+    def get(self, request):
+        status = request.query_params.get("status") or None
+        if status not in {None, "open", "corrected", "upheld"}:
+            raise ProblemError("status 须为 open、corrected 或 upheld。", code="invalid_request", status=400,
+                               title="请求参数有误")
+        after = _cursor(request.query_params.get("cursor"))
+        page = list(objections_for_department(department=self.department, status=status)
+                    .filter(id__gt=after)[:PAGE_SIZE + 1])
+        more = len(page) > PAGE_SIZE
+        page = page[:PAGE_SIZE]
+        return Response({"results": [objection_resource(o) for o in page],
+                         "next_cursor": str(page[-1].pk) if more else None})
+
+
+class ObjectionDecisionView(ExchangeView):
+    class InputSerializer(serializers.Serializer):
+        decision = serializers.ChoiceField(["corrected", "upheld"])
+        reason = serializers.CharField(max_length=2000)
+
+    @exchange_schema(
+        body=True, operation_id="objection_decide", summary="Decide an objection: corrected or upheld",
+        request=InputSerializer,
+        responses={200: ObjectionOut, 404: _problem("not_found"), 409: _problem("objection_already_decided")},
+    )
+    def post(self, request, objection_pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if objection_pk >= MAX_PK:
+            raise ProblemError("没有这个异议。", code="not_found", status=404, title="未找到")
+        objection = objection_decide(department=self.department, objection_id=objection_pk, **data.validated_data)
+        return Response(objection_resource(objection))
+
+
+@extend_schema(operation_id="jwks", summary="The platform's signing keys (RFC 7517 JWK Set)", tags=["exchange"],
+               responses={200: inline_serializer("JWKSet", {"keys": serializers.ListField(child=serializers.DictField())}),
+                          404: Problem})
+class JWKSView(APIView):
+    content_negotiation_class = AlwaysJSON
+
+    def get(self, request):
+        response = JsonResponse(jwks(), content_type="application/jwk-set+json")
+        response["Cache-Control"] = "public, max-age=300"
+        return response
