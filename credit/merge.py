@@ -1,0 +1,296 @@
+"""Merging one chunk of staged rows into the store, in bulk SQL.
+
+Runs inside the chunk's transaction with the merge lock held (credit.locks):
+subjects first (registrations update golden fields and attach pending rows),
+then every staged row is classified against the store in one statement into a
+temporary table, and records, versions, sources and feed rows are written from
+it with INSERT … SELECT / UPDATE … FROM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+
+from credit.publicity import publicity_reason_sql
+
+CHANGED = ("created", "updated", "withdrawn", "pending_subject")
+OUTCOMES = ("created", "updated", "unchanged", "withdrawn", "pending_subject", "rejected")
+
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS credit_mc (
+    row bigint, op text, status text, natural_key text, content_hash text, payload jsonb,
+    subject_name_key text, p_from date, p_until date, p_ends date, p_never text,
+    subject_id bigint, pending_key text, record_id bigint, inserted boolean, name_mismatch boolean,
+    outcome text
+) ON COMMIT DELETE ROWS
+"""
+
+# NFKC + bracket normalisation in SQL (same as credit.identity.name_key)
+_NAME_KEY_SQL = "regexp_replace(normalize(translate({0}, '（）【】〔〕', '()[][]'), NFKC), '\\s+', '', 'g')"
+
+_STAGED_RANGE = "st.batch_id = %(batch)s AND st.row > %(lo)s AND st.row <= %(hi)s"
+
+_REGISTRATION_SQL = [
+    # the registered name that is being replaced becomes a former name
+    f"""
+    INSERT INTO credit_subjectalias (subject_id, kind, value, value_key, created_at)
+    SELECT s.id, 'former_name', s.name, s.name_key, %(now)s
+      FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+     WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
+       AND s.registered AND s.name_key <> st.subject_name_key
+    ON CONFLICT DO NOTHING
+    """,
+    f"""
+    INSERT INTO credit_subject (kind, uscc, id_type, id_number_masked, name, name_key, registered,
+                                legal_representative, status, address, registration_authority, registration,
+                                created_at, updated_at)
+    SELECT st.subject_kind, st.uscc, '', '', st.subject_name, st.subject_name_key, true,
+           coalesce(st.payload->>'legal_representative', ''), coalesce(st.payload->>'status', ''),
+           coalesce(st.payload->>'address', ''), coalesce(st.payload->>'registration_authority', ''),
+           st.payload, %(now)s, %(now)s
+      FROM credit_stagedrow st
+     WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
+    ON CONFLICT (uscc) WHERE uscc IS NOT NULL DO UPDATE SET
+           kind = excluded.kind, name = excluded.name, name_key = excluded.name_key, registered = true,
+           legal_representative = excluded.legal_representative, status = excluded.status,
+           address = excluded.address, registration_authority = excluded.registration_authority,
+           registration = excluded.registration, updated_at = excluded.updated_at
+     WHERE NOT credit_subject.registered OR credit_subject.registration IS DISTINCT FROM excluded.registration
+    """,
+    # legacy codes and declared former names become aliases
+    f"""
+    INSERT INTO credit_subjectalias (subject_id, kind, value, value_key, created_at)
+    SELECT s.id, a.kind, a.value, a.value_key, %(now)s
+      FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+     CROSS JOIN LATERAL (
+           SELECT 'org_code', st.org_code, st.org_code
+            UNION ALL
+           SELECT 'registration_no', st.registration_no, st.registration_no WHERE st.registration_no <> ''
+            UNION ALL
+           SELECT 'former_name', f, {_NAME_KEY_SQL.format('f')}
+             FROM jsonb_array_elements_text(coalesce(st.payload->'former_names', '[]'::jsonb)) f
+            WHERE {_NAME_KEY_SQL.format('f')} <> s.name_key
+     ) a(kind, value, value_key)
+     WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
+    ON CONFLICT DO NOTHING
+    """,
+    # rows that waited for this registration (pending_subject) attach to it now
+    f"""
+    WITH attached AS (
+        UPDATE credit_record r SET subject_id = a.subject_id, pending_key = '', updated_at = %(now)s
+          FROM credit_subjectalias a
+         WHERE r.subject_id IS NULL AND a.kind IN ('org_code', 'registration_no')
+           AND r.pending_key = a.kind || ':' || a.value_key
+           AND a.subject_id IN (SELECT s.id FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+                                 WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert')
+        RETURNING r.id, r.category, r.subject_id, r.department_id, r.version
+    )
+    INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id,
+                                        version, changed_at)
+    SELECT 'updated', category, id, subject_id, department_id, %(batch)s, version, %(now)s
+      FROM attached ORDER BY id
+    """,
+    # the registered name (or its former names) decides name_mismatch of the subject's other records
+    f"""
+    WITH subj AS (
+        SELECT DISTINCT s.id, s.name_key FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+         WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
+    ), calc AS (
+        SELECT r.id, (r.subject_name_key <> '' AND r.subject_name_key <> subj.name_key AND NOT EXISTS (
+                   SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id AND a.kind = 'former_name'
+                      AND a.value_key = r.subject_name_key)) AS mismatch
+          FROM credit_record r JOIN subj ON r.subject_id = subj.id
+         WHERE r.category <> 'registration'
+    )
+    UPDATE credit_record r SET name_mismatch = calc.mismatch FROM calc
+     WHERE r.id = calc.id AND r.name_mismatch <> calc.mismatch
+    """,
+]
+
+_SUBJECTS_SQL = [
+    # a legal person named by USCC before its registration arrives: created from the row (not registered)
+    f"""
+    INSERT INTO credit_subject (kind, uscc, id_type, id_number_masked, name, name_key, registered,
+                                legal_representative, status, address, registration_authority, registration,
+                                created_at, updated_at)
+    SELECT DISTINCT ON (st.uscc) st.subject_kind, st.uscc, '', '', st.subject_name, st.subject_name_key, false,
+           '', '', '', '', '{{}}'::jsonb, %(now)s, %(now)s
+      FROM credit_stagedrow st
+     WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert' AND st.uscc <> ''
+       AND st.subject_kind <> 'natural_person'
+     ORDER BY st.uscc, st.row
+    ON CONFLICT (uscc) WHERE uscc IS NOT NULL DO NOTHING
+    """,
+    # natural persons: created on first sight, found again by the blind index
+    f"""
+    INSERT INTO credit_subject (kind, uscc, id_type, id_number_encrypted, id_number_index, id_number_masked,
+                                name, name_key, registered, legal_representative, status, address,
+                                registration_authority, registration, created_at, updated_at)
+    SELECT DISTINCT ON (st.id_number_index) 'natural_person', NULL, st.id_type, st.id_number_encrypted,
+           st.id_number_index, st.id_number_masked, st.subject_name, st.subject_name_key, false,
+           '', '', '', '', '{{}}'::jsonb, %(now)s, %(now)s
+      FROM credit_stagedrow st
+     WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert' AND st.id_number_index <> ''
+       AND st.subject_kind = 'natural_person'
+     ORDER BY st.id_number_index, st.row
+    ON CONFLICT (id_number_index) WHERE id_number_index IS NOT NULL DO NOTHING
+    """,
+]
+
+_CLASSIFY_SQL = f"""
+INSERT INTO credit_mc (row, op, status, natural_key, content_hash, payload, subject_name_key, p_from, p_until,
+                       p_ends, p_never, subject_id, pending_key, record_id, inserted, name_mismatch, outcome)
+SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st.subject_name_key,
+       st.publicity_from, st.publicity_until, st.publicity_ends_on, st.publicity_never,
+       subj.id,
+       CASE WHEN subj.id IS NOT NULL THEN ''
+            WHEN st.org_code <> '' THEN 'org_code:' || st.org_code
+            WHEN st.registration_no <> '' THEN 'registration_no:' || st.registration_no
+            ELSE '' END,
+       r.id, false,
+       coalesce(%(category)s <> 'registration' AND subj.registered AND st.subject_name_key <> ''
+                AND st.subject_name_key <> subj.name_key
+                AND NOT EXISTS (SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id
+                                   AND a.kind = 'former_name' AND a.value_key = st.subject_name_key), false),
+       CASE WHEN st.status = 'duplicate' THEN 'unchanged'
+            WHEN st.op = 'withdraw' AND r.id IS NULL THEN 'rejected'
+            WHEN st.op = 'withdraw' AND r.state = 'withdrawn' THEN 'unchanged'
+            WHEN st.op = 'withdraw' THEN 'withdrawn'
+            WHEN r.id IS NOT NULL AND r.content_hash = st.content_hash AND r.state = 'active' THEN 'unchanged'
+            WHEN subj.id IS NULL THEN 'pending_subject'
+            WHEN r.id IS NULL THEN 'created'
+            ELSE 'updated' END
+  FROM credit_stagedrow st
+  LEFT JOIN LATERAL (
+       SELECT s.id, s.registered, s.name_key FROM credit_subject s WHERE s.id = coalesce(
+           (SELECT x.id FROM credit_subject x WHERE st.uscc <> '' AND st.subject_kind <> 'natural_person'
+               AND x.uscc = st.uscc),
+           (SELECT x.id FROM credit_subject x WHERE st.id_number_index <> ''
+               AND x.id_number_index = st.id_number_index),
+           (SELECT a.subject_id FROM credit_subjectalias a WHERE st.org_code <> '' AND a.kind = 'org_code'
+               AND a.value_key = st.org_code),
+           (SELECT a.subject_id FROM credit_subjectalias a WHERE st.registration_no <> ''
+               AND a.kind = 'registration_no' AND a.value_key = st.registration_no))
+  ) subj ON true
+  LEFT JOIN credit_record r ON r.category = %(category)s AND r.natural_key = st.natural_key
+ WHERE {_STAGED_RANGE} AND st.status <> 'conflict'
+"""
+
+_NEW_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired="NULL::date", starts="m.p_from",
+                                   ends="m.p_ends", today="%(today)s::date")
+_UPDATED_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired="r.repaired_at",
+                                       starts="m.p_from", ends="m.p_ends", today="%(today)s::date")
+
+_INSERT_RECORDS_SQL = f"""
+WITH ins AS (
+    INSERT INTO credit_record (category, natural_key, subject_id, pending_key, state, payload, content_hash, version,
+                               department_id, subject_name_key, name_mismatch, publicity_from, publicity_until,
+                               publicity_ends_on, publicity_never, repaired_at, is_public, publicity_reason,
+                               created_at, updated_at)
+    SELECT %(category)s, m.natural_key, m.subject_id, m.pending_key, 'active', m.payload, m.content_hash, 1,
+           %(department)s, m.subject_name_key, m.name_mismatch, m.p_from, m.p_until, m.p_ends, m.p_never, NULL,
+           ({_NEW_REASON}) = 'public', {_NEW_REASON}, %(now)s, %(now)s
+      FROM credit_mc m
+     WHERE m.record_id IS NULL AND m.status = 'valid' AND m.outcome IN ('created', 'pending_subject')
+    ON CONFLICT (category, natural_key) DO NOTHING
+    RETURNING id, natural_key
+)
+UPDATE credit_mc m SET record_id = ins.id, inserted = (m.status = 'valid') FROM ins
+ WHERE m.natural_key = ins.natural_key
+"""
+
+_UPDATE_RECORDS_SQL = f"""
+UPDATE credit_record r SET
+       state = CASE WHEN m.op = 'withdraw' THEN 'withdrawn' ELSE 'active' END,
+       payload = CASE WHEN m.op = 'withdraw' THEN r.payload ELSE m.payload END,
+       content_hash = CASE WHEN m.op = 'withdraw' THEN r.content_hash ELSE m.content_hash END,
+       version = r.version + 1,
+       subject_id = CASE WHEN m.op = 'withdraw' THEN r.subject_id ELSE m.subject_id END,
+       pending_key = CASE WHEN m.op = 'withdraw' THEN r.pending_key ELSE m.pending_key END,
+       department_id = %(department)s,
+       subject_name_key = CASE WHEN m.op = 'withdraw' THEN r.subject_name_key ELSE m.subject_name_key END,
+       name_mismatch = CASE WHEN m.op = 'withdraw' THEN r.name_mismatch ELSE m.name_mismatch END,
+       publicity_from = CASE WHEN m.op = 'withdraw' THEN r.publicity_from ELSE m.p_from END,
+       publicity_until = CASE WHEN m.op = 'withdraw' THEN r.publicity_until ELSE m.p_until END,
+       publicity_ends_on = CASE WHEN m.op = 'withdraw' THEN r.publicity_ends_on ELSE m.p_ends END,
+       publicity_never = CASE WHEN m.op = 'withdraw' THEN r.publicity_never ELSE m.p_never END,
+       is_public = CASE WHEN m.op = 'withdraw' THEN false ELSE ({_UPDATED_REASON}) = 'public' END,
+       publicity_reason = CASE WHEN m.op = 'withdraw' THEN 'withdrawn' ELSE {_UPDATED_REASON} END,
+       updated_at = %(now)s
+  FROM credit_mc m
+ WHERE r.id = m.record_id AND NOT m.inserted AND m.status = 'valid'
+   AND m.outcome IN ('updated', 'pending_subject', 'withdrawn')
+"""
+
+_HISTORY_SQL = [
+    # the version that stops being current
+    """
+    UPDATE credit_recordversion v SET valid_to = %(now)s FROM credit_mc m
+     WHERE v.record_id = m.record_id AND v.valid_to IS NULL AND NOT m.inserted AND m.status = 'valid'
+       AND m.outcome IN ('updated', 'pending_subject', 'withdrawn')
+    """,
+    """
+    INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row, department_id,
+                                      valid_from, valid_to)
+    SELECT m.record_id, r.version, m.op, m.payload, m.content_hash, %(batch)s, m.row, %(department)s,
+           %(now)s, NULL
+      FROM credit_mc m JOIN credit_record r ON r.id = m.record_id
+     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
+    """,
+    """
+    INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
+                                     first_seen_at, last_seen_at)
+    SELECT m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
+      FROM credit_mc m
+     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
+    ON CONFLICT (record_id, department_id) DO UPDATE SET
+           last_batch_id = excluded.last_batch_id, last_row = excluded.last_row,
+           last_seen_at = excluded.last_seen_at
+    """,
+    # an identical row from another department still adds that department as a source
+    """
+    INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
+                                     first_seen_at, last_seen_at)
+    SELECT DISTINCT ON (m.record_id) m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
+      FROM credit_mc m
+     WHERE m.outcome = 'unchanged' AND m.record_id IS NOT NULL
+     ORDER BY m.record_id, m.row
+    ON CONFLICT (record_id, department_id) DO NOTHING
+    """,
+    """
+    INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id, version,
+                                        changed_at)
+    SELECT CASE WHEN m.outcome = 'withdrawn' THEN 'withdrawn' WHEN m.inserted THEN 'created' ELSE 'updated' END,
+           %(category)s, m.record_id, r.subject_id, %(department)s, %(batch)s, r.version, %(now)s
+      FROM credit_mc m JOIN credit_record r ON r.id = m.record_id
+     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
+     ORDER BY m.row
+    """,
+]
+
+_REJECT_SQL = """
+INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
+SELECT %(batch)s, m.row, %(key_field)s, 'record_not_found',
+       '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）'
+  FROM credit_mc m WHERE m.outcome = 'rejected'
+ON CONFLICT DO NOTHING
+"""
+
+
+def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
+                now: dt.datetime, today: dt.date) -> dict[str, int]:
+    """Merge staged rows lo < row ≤ hi. Returns the count of each outcome."""
+    params = {"batch": batch_id, "department": department_id, "category": category, "lo": lo, "hi": hi,
+              "now": now, "today": today, "key_field": key_field}
+    with connection.cursor() as cursor:
+        cursor.execute(_TEMP)
+        statements = list(_REGISTRATION_SQL) if category == "registration" else list(_SUBJECTS_SQL)
+        statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        for sql in statements:
+            cursor.execute(sql, params)
+        cursor.execute("SELECT outcome, count(*) FROM credit_mc GROUP BY outcome")
+        counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
+        cursor.execute("TRUNCATE credit_mc")
+    return counts

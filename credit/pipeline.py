@@ -1,0 +1,252 @@
+"""The batch pipeline: received → validating → merging → completed (or failed).
+
+Every stage works in chunks, one transaction per chunk, and moves the batch's
+progress marker (validated_through_row / merged_through_row) and counts in that
+same transaction, so a process killed at any point resumes exactly where the
+last commit left it: nothing lost, nothing applied twice.
+
+One process runs a batch at a time: it holds a session-level advisory lock on
+(BATCH_RUN_CLASS, batch id). A killed worker's connection dies and frees it;
+`batches_resume` (beat + worker_ready) re-enqueues unfinished batches whose
+lock is free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from credit.locks import BATCH_RUN_CLASS, merge_lock
+from credit.merge import merge_chunk
+from credit.models import StagedRow
+from credit.staging import STAGED_COLUMNS, stage_rows
+from exchange.models import Batch, BatchRejection, BatchStatus
+from exchange.receipts import batch_receipt_issue
+from validation.batch import BatchParseError, validate_batch
+from validation.catalog import SUBJECT_KEY, current_catalog
+
+log = logging.getLogger(__name__)
+
+VALIDATE_CHUNK_ROWS = 20_000
+MERGE_CHUNK_ROWS = 20_000
+
+Progress = Callable[[Batch], None]
+
+
+@contextlib.contextmanager
+def batch_run_lock(batch_id: int):
+    """Session-level advisory lock: yields True when this process may run the batch."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [BATCH_RUN_CLASS, batch_id])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got and connection.connection is not None:
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_RUN_CLASS, batch_id])
+
+
+def batches_running() -> set[int]:
+    """Ids of batches some process holds the run lock of."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objsubid = 2 AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [BATCH_RUN_CLASS],
+        )
+        return {int(r[0]) for r in cursor.fetchall()}
+
+
+def batches_unfinished() -> list[int]:
+    """Unfinished batches no process is running (a killed worker's, or never picked up)."""
+    running = batches_running()
+    ids = Batch.objects.exclude(status__in=[BatchStatus.COMPLETED, BatchStatus.FAILED]).order_by("id")
+    return [i for i in ids.values_list("id", flat=True) if i not in running]
+
+
+def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch | None:
+    """Run (or resume) a batch to its end. Returns None when another process is running it."""
+    with batch_run_lock(batch_id) as got:
+        if not got:
+            return None
+        batch = Batch.objects.select_related("department").get(pk=batch_id)
+        try:
+            if batch.status == BatchStatus.RECEIVED:
+                Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(
+                    status=BatchStatus.VALIDATING, started_at=timezone.now())
+                batch.refresh_from_db()
+            if batch.status == BatchStatus.VALIDATING:
+                batch_validate(batch=batch, progress=progress)
+                batch_deduplicate(batch=batch)
+            if batch.status == BatchStatus.MERGING:
+                batch_merge(batch=batch, progress=progress)
+                batch_complete(batch=batch)
+        except BatchParseError as exc:
+            batch_fail(batch=batch, code=exc.code, reason=exc.message)
+        if progress:
+            progress(batch)
+        return batch
+
+
+def _storage_path(batch: Batch) -> Path:
+    return Path(settings.BATCH_STORAGE_DIR) / batch.storage_path
+
+
+def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
+    """Validate the stored file from validated_through_row on; stage valid rows, keep rejections."""
+    catalog = current_catalog()
+    category = catalog.category(batch.category)
+    with open(_storage_path(batch), "rb") as stream:
+        chunks = validate_batch(stream, category=batch.category, content_type=batch.content_type,
+                                catalog=catalog, chunk_rows=VALIDATE_CHUNK_ROWS,
+                                start_after_row=batch.validated_through_row)
+        for chunk in chunks:
+            if chunk.last_row <= batch.validated_through_row:
+                continue
+            staged, rejections = [], list(chunk.rejections)
+            for kind, item in stage_rows(batch_id=batch.id, rows=chunk.rows, category=category, catalog=catalog):
+                if kind == "staged":
+                    staged.append(item)
+                else:
+                    rejections.append(_unidentified(item))
+            with transaction.atomic():
+                _copy_staged(staged)
+                rejected = _rejections_insert(batch.id, rejections)
+                n = chunk.last_row - batch.validated_through_row
+                moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
+                    validated_through_row=chunk.last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
+                if moved != 1:
+                    raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
+            batch.validated_through_row, batch.rows, batch.rejected = (
+                chunk.last_row, batch.rows + n, batch.rejected + rejected)
+            if progress:
+                progress(batch)
+
+
+def _unidentified(row: int):
+    from validation.parsing import Rejection
+
+    return Rejection(row, "uscc", "subject_unidentified",
+                     "未提供可识别主体的代码：统一社会信用代码、组织机构代码、工商注册号或证件号码至少填一项")
+
+
+def _copy_staged(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        sql = f"COPY {StagedRow._meta.db_table} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _rejections_insert(batch_id: int, rejections: list) -> int:
+    """Insert rejections (re-runs do nothing); returns the number of distinct rejected rows."""
+    if not rejections:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
+                SELECT %s, r, f, c, m FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(r, f, c, m)
+                ON CONFLICT DO NOTHING""",
+            [batch_id, [r.row for r in rejections], [r.field or "" for r in rejections],
+             [r.code for r in rejections], [r.message for r in rejections]],
+        )
+    return len({r.row for r in rejections})
+
+
+def batch_deduplicate(*, batch: Batch) -> None:
+    """Rule 4: the same natural key twice in one batch. Identical content: later rows count as
+    unchanged. Different content: every row of that key is rejected, naming the others."""
+    category = current_catalog().category(batch.category)
+    key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
+    staged = StagedRow._meta.db_table
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.VALIDATING:
+            batch.refresh_from_db()
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"""
+                WITH conflicting AS (
+                    SELECT natural_key FROM {staged} WHERE batch_id = %(b)s
+                     GROUP BY natural_key HAVING count(DISTINCT content_hash) > 1
+                )
+                UPDATE {staged} st SET status = 'conflict' FROM conflicting c
+                 WHERE st.batch_id = %(b)s AND st.natural_key = c.natural_key""", {"b": batch.id})
+            conflicts = cursor.rowcount
+            cursor.execute(f"""
+                INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
+                SELECT st.batch_id, st.row, %(field)s, 'conflicting_duplicate',
+                       '同一批次中与第' || (SELECT string_agg(o.row::text, '、' ORDER BY o.row)
+                                             FROM (SELECT o.row FROM {staged} o
+                                                    WHERE o.batch_id = st.batch_id AND o.natural_key = st.natural_key
+                                                      AND o.row <> st.row ORDER BY o.row LIMIT 20) o)
+                       || '行是同一条记录，但内容不同；请核对后只报送一次'
+                  FROM {staged} st WHERE st.batch_id = %(b)s AND st.status = 'conflict'
+                ON CONFLICT DO NOTHING""", {"b": batch.id, "field": key_field})
+            cursor.execute(f"""
+                UPDATE {staged} st SET status = 'duplicate'
+                 WHERE st.batch_id = %(b)s AND st.status = 'valid' AND EXISTS (
+                       SELECT 1 FROM {staged} o WHERE o.batch_id = st.batch_id AND o.natural_key = st.natural_key
+                          AND o.row < st.row)""", {"b": batch.id})
+        locked.rejected += conflicts
+        locked.status = BatchStatus.MERGING
+        locked.save(update_fields=["rejected", "status"])
+    batch.refresh_from_db()
+
+
+def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
+    category = current_catalog().category(batch.category)
+    key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
+    while batch.merged_through_row < batch.validated_through_row:
+        lo = batch.merged_through_row
+        hi = min(lo + MERGE_CHUNK_ROWS, batch.validated_through_row)
+        with transaction.atomic():
+            merge_lock()
+            now = timezone.now()
+            counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
+                                 key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
+            accepted = sum(v for k, v in counts.items() if k != "rejected")
+            values = {name: getattr(batch, name) + counts.get(name, 0) for name in
+                      ("created", "updated", "unchanged", "withdrawn", "pending_subject")}
+            values["accepted"] = batch.accepted + accepted
+            values["rejected"] = batch.rejected + counts["rejected"]
+            moved = Batch.objects.filter(pk=batch.pk, merged_through_row=lo).update(merged_through_row=hi, **values)
+            if moved != 1:
+                raise RuntimeError(f"batch {batch.pk}: merge progress moved under us")
+        batch.merged_through_row = hi
+        for name, value in values.items():
+            setattr(batch, name, value)
+        if progress:
+            progress(batch)
+
+
+def _finish(*, batch: Batch, **fields) -> None:
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if not locked.is_finished:
+            for name, value in fields.items():
+                setattr(locked, name, value)
+            locked.completed_at = timezone.now()
+            locked.save(update_fields=[*fields, "completed_at"])
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [batch.pk])
+            batch_receipt_issue(batch=locked)
+    batch.refresh_from_db()
+
+
+def batch_complete(*, batch: Batch) -> None:
+    _finish(batch=batch, status=BatchStatus.COMPLETED)
+
+
+def batch_fail(*, batch: Batch, code: str, reason: str) -> None:
+    _finish(batch=batch, status=BatchStatus.FAILED, failure_code=code, failure_reason=reason)
+

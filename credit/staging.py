@@ -1,0 +1,80 @@
+"""Turn validated rows into staged rows: natural key, content hash, subject
+identifiers (ID numbers encrypted + blind-indexed here, then dropped) and the
+publicity window."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from credit.identity import id_number_encrypt, id_number_index, id_number_mask, name_key
+from credit.publicity import publicity_window
+from validation.catalog import SUBJECT_KEY, Catalog, Category
+
+STAGED_COLUMNS = (
+    "batch_id", "row", "op", "status", "natural_key", "content_hash", "payload", "subject_kind", "uscc",
+    "org_code", "registration_no", "id_type", "id_number_index", "id_number_encrypted", "id_number_masked",
+    "subject_name", "subject_name_key", "publicity_from", "publicity_until", "publicity_ends_on",
+    "publicity_never",
+)
+
+
+class Unidentified(Exception):
+    """A row names no code its subject can be found by."""
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Category, catalog: Catalog) -> tuple:
+    values = dict(values)
+    values.pop("op", None)
+    registration = category.name == "registration"
+    kind = values.get("subject_type", "") or ""
+    uscc = values.get("uscc", "") or ""
+    org_code = values.get("org_code", "") or ""
+    registration_no = values.get("registration_no", "") or ""
+    id_type = values.get("id_type", "") or ""
+    index = encrypted = None
+    masked = ""
+    number = values.pop("id_number", None)
+    if number:
+        index, encrypted, masked = id_number_index(number), id_number_encrypt(number), id_number_mask(number)
+        values["id_number"] = masked  # the payload keeps only the mask
+    if registration:
+        subject_key, org_code = uscc, uscc[8:17]
+    elif kind == "natural_person" or (index and not uscc):
+        subject_key = f"id:{index}" if index else ""
+    else:
+        subject_key = uscc or (f"org_code:{org_code}" if org_code else "") or (
+            f"registration_no:{registration_no}" if registration_no else "")
+    if not subject_key and (op != "withdraw" or SUBJECT_KEY in category.natural_key):
+        raise Unidentified()
+    natural_key = "|".join(subject_key if k == SUBJECT_KEY else str(values.get(k, "")) for k in category.natural_key)
+    if op == "withdraw":
+        content_hash = hashlib.sha256(f"withdraw\x1f{natural_key}".encode()).hexdigest()
+        window_from = window_until = window_ends = None
+        never = ""
+    else:
+        payload_for_hash = _dumps(values) + (f"\x1f{index}" if index else "")
+        content_hash = hashlib.sha256(payload_for_hash.encode()).hexdigest()
+        window = publicity_window(category, values, catalog)
+        window_from, window_until, window_ends, never = window.starts_on, window.until, window.ends_on, window.never
+    name = values.get("name" if registration else "subject_name", "") or ""
+    return (
+        batch_id, row, op, "valid", natural_key, content_hash, _dumps(values), kind, uscc, org_code,
+        registration_no, id_type, index or "", encrypted, masked, name, name_key(name), window_from,
+        window_until, window_ends, never,
+    )
+
+
+def stage_rows(*, batch_id: int, rows: Iterable, category: Category, catalog: Catalog):
+    """Yields ('staged', tuple) or ('unidentified', row number)."""
+    for r in rows:
+        try:
+            yield "staged", stage_row(batch_id=batch_id, row=r.row, op=r.op, values=r.values, category=category,
+                                      catalog=catalog)
+        except Unidentified:
+            yield "unidentified", r.row
