@@ -17,6 +17,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.exchange.middleware import TITLES
 from api.exchange.schema import Problem, _problem, exchange_schema
 from api.problems import Problem as ProblemError
 from credit.selectors import change_feed_page, subject_unified_record
@@ -27,7 +28,7 @@ from exchange.selectors import batch_resource
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
 from exchange.services.objections import objection_decide, objection_resource, objections_for_department
 from exchange.signatures.digest import DigestingReader
-from exchange.signatures.verify import check_digest
+from exchange.signatures.verify import SignatureRefused, check_digest
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BATCH_TYPES = {"application/x-ndjson", "text/csv"}
@@ -117,6 +118,8 @@ class BatchCreateView(ExchangeView):
         try:
             batch, created = batch_receive(department=self.department, category=category, batch_id=batch_id,
                                            content_type=content_type, body=body, source="api")
+        except SignatureRefused as exc:  # the body did not hash to its Content-Digest: nothing was kept
+            raise ProblemError(exc.detail, code=exc.code, status=exc.status, title=TITLES[exc.code]) from exc
         except BatchTooLarge as exc:
             raise self._too_large(str(exc)) from exc
         except BatchIdConflict as exc:

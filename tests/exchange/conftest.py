@@ -16,9 +16,9 @@ def demo_private_key(keyid: str):
 
 
 @pytest.fixture(autouse=True)
-def platform_key_dir(settings, tmp_path_factory):
+def platform_key_dir(settings, tmp_path_factory, tmp_path):
     settings.PLATFORM_SIGNING_KEY_DIR = tmp_path_factory.getbasetemp() / "platform-keys"
-    settings.BATCH_STORAGE_DIR = tmp_path_factory.getbasetemp() / "batches"
+    settings.BATCH_STORAGE_DIR = tmp_path / "batches"  # per test: "nothing was stored" is checkable
     return settings.PLATFORM_SIGNING_KEY_DIR
 
 

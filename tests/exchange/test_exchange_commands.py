@@ -1,0 +1,46 @@
+"""verify_exchange_log and platform_key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from exchange.exchange_log import log_append
+from exchange.models import ExchangeLogEntry
+from exchange.platform_keys import jwks, platform_key_current, platform_keys
+
+pytestmark = pytest.mark.django_db
+
+
+def test_verify_exchange_log_names_the_first_broken_entry():
+    with transaction.atomic():
+        for n in range(4):
+            log_append(kind="batch_submitted", payload={"n": n}, department_code="HN-SCJG")
+    out = io.StringIO()
+    call_command("verify_exchange_log", stdout=out)
+    assert "4 entries" in out.getvalue()
+    ExchangeLogEntry.objects.filter(index=2).update(payload={"n": 99})
+    with pytest.raises(CommandError, match="broken at entry 2") as failure:
+        call_command("verify_exchange_log")
+    assert failure.value.returncode == 1
+
+
+def test_rotation_keeps_the_old_key_published_for_the_window(settings, tmp_path):
+    settings.PLATFORM_SIGNING_KEY_DIR = tmp_path / "keys"
+    old = platform_key_current().kid
+    call_command("platform_key", "rotate", stdout=io.StringIO())
+    new = platform_key_current().kid
+    assert new != old and {k["kid"] for k in jwks()["keys"]} == {old, new}
+    retired = tmp_path / "keys" / f"{old}.retired"
+    retired.write_text((dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.EXCHANGE_RECEIPT_VERIFY_DAYS + 1))
+                       .isoformat())
+    assert {k["kid"] for k in jwks()["keys"]} == {new}
+    assert len(platform_keys()) == 2  # kept on disk, just no longer published
+    out = io.StringIO()
+    call_command("platform_key", "list", stdout=out)
+    assert f"{new}  current" in out.getvalue() and "no longer published" in out.getvalue()
