@@ -28,9 +28,8 @@ def authority_uscc() -> str:
 
 
 def id_number(n: int) -> str:
-    first17 = f"430102198{n % 10}0{(n % 9) + 1}1{(n % 9)}{n % 1000:03d}"
-    first17 = first17[:17]
-    return first17 + ric.calc_check_digit(first17)
+    first17 = f"430102{1980 + n % 20}0{1 + n % 9}1{n % 10}{n % 1000:03d}"
+    return first17 + ric.calc_check_digit(first17 + "0")  # it ignores the last character
 
 
 def registration(n: int, *, name: str | None = None, **extra) -> dict:
