@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+
 from validation.catalog import Category
 
 READ_BYTES = 1 << 20
@@ -209,8 +211,9 @@ class CsvSource:
     def _finish(self, block: RawBlock, records: list[list[str]], row: int) -> RawBlock:
         block.last_row = row
         if records:
-            for name, values in zip(self.fields, zip(*records, strict=True), strict=True):
-                block.columns[name] = list(values)
+            table = np.array(records, dtype=object)  # rows x columns, transposed column-wise below
+            for j, name in enumerate(self.fields):
+                block.columns[name] = table[:, j].tolist()
         else:
             block.columns = {name: [] for name in self.fields}
         return block
