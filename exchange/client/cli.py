@@ -1,0 +1,125 @@
+"""credit-exchange: push batches to the platform and read from it, signing every request.
+
+  credit-exchange --url URL --keyid ID --key-file KEY.pem push FILE --category C [--batch-id B] [--no-wait]
+  credit-exchange … status BATCH | rejections BATCH | receipt BATCH | changes [--category C] [--cursor X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from exchange.client.session import (
+    ExchangeError,
+    ExchangeSession,
+    UploadStream,
+    file_digest,
+    load_private_key,
+)
+
+FINISHED = {"completed", "failed"}
+
+
+def _print(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _content_type(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    return "text/csv; charset=utf-8" if path.suffix.lower() == ".csv" else "application/x-ndjson"
+
+
+def push(session: ExchangeSession, args) -> int:
+    path = Path(args.file)
+    size = path.stat().st_size
+    with tqdm(total=size, unit="B", unit_scale=True, desc="digest", disable=args.quiet) as bar:
+        digest = file_digest(path, bar)
+    batch_id = args.batch_id or f"{path.stem}-{digest[9:25].replace('/', '_').replace('+', '-')}"
+    with tqdm(total=size, unit="B", unit_scale=True, desc="upload", disable=args.quiet) as bar:
+        response = session.request("POST", "batches", params={"category": args.category, "batch_id": batch_id},
+                                   body=UploadStream(path, bar), body_digest=digest,
+                                   content_type=_content_type(path, args.content_type))
+    batch = response.json()
+    if not args.quiet:
+        print(f"batch {batch['id']} ({batch_id}): {'accepted for processing' if response.status_code == 202 else 'already received'}",
+              file=sys.stderr)
+    if args.no_wait:
+        _print(batch)
+        return 0
+    while batch["status"] not in FINISHED:
+        time.sleep(args.poll)
+        batch = session.request("GET", f"batches/{batch['id']}").json()
+    _print(batch)
+    _, payload = session.receipt(batch["id"])
+    if payload["content_digest"] != digest or payload["batch"] != batch["id"]:
+        raise ExchangeError("the receipt does not match the batch that was sent")
+    print(f"receipt verified: log entry {payload['log_index']}, head {payload['log_head']}", file=sys.stderr)
+    return 0 if batch["status"] == "completed" else 3
+
+
+def rejections(session: ExchangeSession, args) -> int:
+    cursor = None
+    while True:
+        page = session.request("GET", f"batches/{args.batch}/rejections",
+                               params={"cursor": cursor} if cursor else None).json()
+        for row in page["results"]:
+            print(json.dumps(row, ensure_ascii=False))
+        cursor = page["next_cursor"]
+        if not cursor:
+            return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="credit-exchange", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=os.environ.get("CREDIT_EXCHANGE_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--keyid", default=os.environ.get("CREDIT_EXCHANGE_KEYID"), required=False)
+    parser.add_argument("--key-file", default=os.environ.get("CREDIT_EXCHANGE_KEY_FILE"))
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("push", help="submit a batch file, wait for it and verify its receipt")
+    p.add_argument("file")
+    p.add_argument("--category", required=True)
+    p.add_argument("--batch-id", help="your id for this batch (default: file name + digest prefix)")
+    p.add_argument("--content-type", help="default: by extension (.csv → text/csv; charset=utf-8, else NDJSON)")
+    p.add_argument("--no-wait", action="store_true")
+    p.add_argument("--poll", type=float, default=2.0)
+    for name in ("status", "rejections", "receipt"):
+        commands.add_parser(name).add_argument("batch", type=int)
+    c = commands.add_parser("changes", help="one page of the change feed")
+    c.add_argument("--category")
+    c.add_argument("--cursor")
+    c.add_argument("--limit", type=int, default=100)
+    args = parser.parse_args(argv)
+    if not args.keyid or not args.key_file:
+        parser.error("--keyid and --key-file are required (or CREDIT_EXCHANGE_KEYID / CREDIT_EXCHANGE_KEY_FILE)")
+    try:
+        session = ExchangeSession(url=args.url, keyid=args.keyid, private_key=load_private_key(args.key_file))
+        if args.command == "push":
+            return push(session, args)
+        if args.command == "status":
+            _print(session.request("GET", f"batches/{args.batch}").json())
+        elif args.command == "rejections":
+            return rejections(session, args)
+        elif args.command == "receipt":
+            token, payload = session.receipt(args.batch)
+            print(token)
+            _print(payload)
+        elif args.command == "changes":
+            params = {k: v for k, v in {"category": args.category, "cursor": args.cursor, "limit": args.limit}.items() if v}
+            _print(session.request("GET", "changes", params=params).json())
+        return 0
+    except ExchangeError as exc:
+        print(f"credit-exchange: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
