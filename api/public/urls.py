@@ -1,3 +1,23 @@
-"""The public credit lookup: pages and the public JSON API (internet zone)."""
+"""The public credit lookup (internet zone): pages and the public JSON API."""
 
-urlpatterns: list = []
+from django.conf import settings
+from django.urls import include, path
+
+from api.public import views as api_views
+from public import views
+
+api_patterns = [
+    path("subjects", api_views.SubjectSearchView.as_view(), name="subjects"),
+    path("subjects/<str:code>", api_views.SubjectDetailView.as_view(), name="subject"),
+]
+page_patterns = [
+    path("", views.search_page, name="search"),
+    path("subjects/<str:code>", views.subject_page, name="subject"),
+]
+
+urlpatterns: list = [
+    path("api/v1/public/", include((api_patterns, "public-api"))),
+    path("", include((page_patterns, "public"))),
+]
+if settings.PUBLIC_BENCH_VIEWS:
+    urlpatterns.append(path("bench/trivial", views.bench_trivial, name="bench-trivial"))

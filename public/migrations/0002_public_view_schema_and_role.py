@@ -1,0 +1,139 @@
+"""The public projection: schema `public_view` (views that compute publicity at
+read time and show ID numbers only masked), the search indexes, and the role
+settings.PUBLIC_DATABASE_ROLE that may read those views and nothing else.
+
+Re-runnable: every statement is CREATE OR REPLACE / IF NOT EXISTS, and the role
+(cluster-wide, shared by every database of the cluster) is created only when missing.
+"""
+
+import re
+
+from django.conf import settings
+from django.db import migrations
+
+SEARCH_FUNCTIONS = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE SCHEMA IF NOT EXISTS public_view;
+
+-- The search form of a name key (credit.identity.name_key: NFKC, brackets, no spaces): lower case.
+CREATE OR REPLACE FUNCTION public_view.search_name(name_key text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT lower(name_key) $$;
+
+-- Every two consecutive characters (a 1-character text is its own bigram): finds any 2+ character fragment.
+CREATE OR REPLACE FUNCTION public_view.bigrams(t text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN length(t) < 2 THEN ARRAY[t]
+                ELSE ARRAY(SELECT DISTINCT substr(t, i, 2) FROM generate_series(1, length(t) - 1) AS i) END
+$$;
+
+CREATE INDEX IF NOT EXISTS public_subject_name_bigrams
+    ON credit_subject USING gin (public_view.bigrams(public_view.search_name(name_key)));
+CREATE INDEX IF NOT EXISTS public_alias_name_bigrams
+    ON credit_subjectalias USING gin (public_view.bigrams(public_view.search_name(value_key)))
+    WHERE kind = 'former_name';
+CREATE INDEX IF NOT EXISTS public_subject_uscc_trgm ON credit_subject USING gin (uscc gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS public_alias_code_trgm
+    ON credit_subjectalias USING gin (value_key gin_trgm_ops) WHERE kind <> 'former_name';
+"""
+
+VIEWS = """
+DROP VIEW IF EXISTS public_view.aliases, public_view.subjects, public_view.records;
+
+-- Today on the platform's calendar, whatever the session's time zone.
+CREATE OR REPLACE FUNCTION public_view.today() RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (now() AT TIME ZONE '{time_zone}')::date $$;
+
+-- Records in publicity today (catalog "Publicity rules"): active (not withdrawn), usage_scope public,
+-- not a simple-procedure penalty, inside [publicity_from, publicity_ends_on), not repaired (credit.publicity).
+-- Registrations (always public) are here too: the subject page's basic information and its source.
+CREATE OR REPLACE VIEW public_view.records AS
+SELECT r.id, r.subject_id, r.category,
+       r.payload - 'id_number' - 'id_number_encrypted' - 'id_number_index' AS data,
+       r.publicity_from, r.publicity_until,
+       d.code AS department_code, d.name AS department_name,
+       r.updated_at,
+       EXISTS (SELECT 1 FROM credit_objection o WHERE o.record_id = r.id AND o.status = 'open') AS under_objection
+FROM credit_record r
+JOIN exchange_department d ON d.id = r.department_id
+WHERE r.subject_id IS NOT NULL
+  AND r.state = 'active'
+  AND r.publicity_never = ''
+  AND coalesce(r.payload ->> 'usage_scope', 'public') = 'public'
+  AND NOT (r.category = 'admin_penalty' AND coalesce(r.payload ->> 'procedure', 'ordinary') = 'simple')
+  AND (r.publicity_from IS NULL OR r.publicity_from <= public_view.today())
+  AND (r.publicity_ends_on IS NULL OR public_view.today() < r.publicity_ends_on)
+  AND NOT (r.category = 'admin_penalty' AND r.publicity_ends_on IS NULL)
+  AND r.repaired_at IS NULL;
+
+-- Subjects the public may know of: registered ones, and others only while one of their records is public
+-- (a natural person is never listed for a record the public may not see). ID numbers only masked.
+CREATE OR REPLACE VIEW public_view.subjects AS
+SELECT s.id,
+       coalesce(s.uscc, 'N-' || s.id) AS code,
+       s.kind, s.uscc,
+       nullif(s.id_number_masked, '') AS id_number_masked,
+       s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority,
+       s.registration - 'id_number' AS registration,
+       s.updated_at,
+       public_view.search_name(s.name_key) AS search_name,
+       public_view.bigrams(public_view.search_name(s.name_key)) AS name_bigrams
+FROM credit_subject s
+WHERE s.registered OR EXISTS (SELECT 1 FROM public_view.records pr WHERE pr.subject_id = s.id);
+
+-- Former names and legacy codes of public subjects.
+CREATE OR REPLACE VIEW public_view.aliases AS
+SELECT a.id, a.subject_id, a.kind, a.value, a.value_key,
+       public_view.search_name(a.value_key) AS search_name,
+       CASE WHEN a.kind = 'former_name'
+            THEN public_view.bigrams(public_view.search_name(a.value_key)) END AS name_bigrams
+FROM credit_subjectalias a
+WHERE EXISTS (SELECT 1 FROM public_view.subjects s WHERE s.id = a.subject_id);
+"""
+
+GRANTS = """
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+        CREATE ROLE {role} LOGIN;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = '{role}') THEN
+        ALTER ROLE {role} LOGIN;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- another database's migration made it
+END $$;
+DO $$ BEGIN
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
+END $$;
+GRANT USAGE ON SCHEMA public_view TO {role};
+GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases TO {role};
+GRANT EXECUTE ON FUNCTION public_view.search_name(text), public_view.bigrams(text), public_view.today()
+    TO {role};
+"""
+
+
+def _role() -> str:
+    role = settings.PUBLIC_DATABASE_ROLE
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValueError(f"PUBLIC_DATABASE_ROLE must be a plain lower-case identifier, not {role!r}")
+    return role
+
+
+def create(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(SEARCH_FUNCTIONS)
+        cursor.execute(VIEWS.replace("{time_zone}", settings.TIME_ZONE))
+        cursor.execute(GRANTS.replace("{role}", _role()))
+
+
+def drop(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        # The search indexes depend on the schema's functions and go with it; the role stays (cluster-wide).
+        cursor.execute("DROP SCHEMA IF EXISTS public_view CASCADE")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("public", "0001_projection_models"),
+        ("credit", "0002_objections"),
+        ("exchange", "0001_initial"),
+    ]
+
+    operations = [migrations.RunPython(create, drop)]

@@ -1,0 +1,73 @@
+"""Per-client-address request limit for the public pages and API.
+
+A fixed window counted in the shared cache (Redis), so the limit holds across
+every gunicorn worker: `cache.add` starts the window, `cache.incr` is atomic.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import render
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def limit_parse(value: str | None) -> tuple[int, int] | None:
+    """"120/minute" → (120, 60); "off", "0" or empty → None (no limit)."""
+    if not value or value.strip().lower() in {"off", "0", "none"}:
+        return None
+    count, _, unit = value.partition("/")
+    seconds = _UNITS.get(unit.strip().lower().rstrip("s"))
+    if seconds is None or int(count) < 1:
+        raise ValueError(f"PUBLIC_RATE_LIMIT must look like 120/minute, not {value!r}")
+    return int(count), seconds
+
+
+def client_address(request) -> str:
+    """REMOTE_ADDR, or the address our trusted reverse proxies saw (they append to X-Forwarded-For)."""
+    proxies = settings.PUBLIC_TRUSTED_PROXIES
+    if proxies:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def rate_limit_check(request) -> int | None:
+    """Count this request; the seconds until the client may ask again when it is over the limit, else None."""
+    limit = limit_parse(settings.PUBLIC_RATE_LIMIT)
+    if limit is None:
+        return None
+    allowed, window = limit
+    now = time.time()
+    window_no = int(now // window)
+    key = f"public-rl:{window}:{window_no}:{client_address(request)}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr: this request opens a new window
+        cache.add(key, 1, timeout=window + 1)
+        count = 1
+    if count <= allowed:
+        return None
+    return max(1, int(window - now % window) + 1)
+
+
+def rate_limited_page(view):
+    """For HTML pages: 429 with a Chinese explanation and Retry-After."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        retry_after = rate_limit_check(request)
+        if retry_after is not None:
+            response = render(request, "public/rate_limited.html", {"retry_after": retry_after}, status=429)
+            response["Retry-After"] = str(retry_after)
+            response["Cache-Control"] = "no-store"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,76 @@
+"""The public pages: search (/) and a subject (/subjects/<code>). Reads only through public.selectors."""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import condition, require_safe
+
+from public import selectors
+from public.ratelimit import rate_limited_page
+from public.search import query_parse
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
+
+
+def public_cached(view):
+    """Cache-Control: public, max-age — on 200s and on 304s alike, so a reverse proxy may keep the page briefly."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code in (200, 304):
+            patch_cache_control(response, public=True, max_age=settings.PUBLIC_CACHE_SECONDS)
+        return response
+
+    return wrapper
+
+
+@require_safe
+@rate_limited_page
+@public_cached
+def search_page(request):
+    query = query_parse(request.GET.get("q", ""))
+    result = None
+    if query.text:
+        result = selectors.subject_search(query=query, page=_page_number(request.GET.get("page")))
+    return render(request, "public/search.html", {
+        "query": query, "result": result, "match_cap": selectors.MATCH_CAP,
+    })
+
+
+def _subject_etag(request, code: str) -> str | None:
+    subject = selectors.subject_get(code=code)
+    request.public_subject = subject  # the view reuses it: one lookup per request
+    return selectors.subject_etag(subject=subject) if subject else None
+
+
+@require_safe
+@rate_limited_page
+@public_cached
+@condition(etag_func=_subject_etag)
+def subject_page(request, code: str):
+    subject = request.public_subject
+    if subject is None:
+        canonical = selectors.subject_code_for_alias(code=code)
+        if canonical:
+            return redirect("public:subject", code=canonical, permanent=True)
+        return render(request, "public/not_found.html", {"code": code}, status=404)
+    profile = selectors.subject_profile(subject=subject)
+    return render(request, "public/subject.html", {
+        "profile": profile, "subject": subject, "kind_label": selectors.kind_label(subject.kind),
+    })
+
+
+def bench_trivial(request):
+    """Benchmarks only (settings.PUBLIC_BENCH_VIEWS): the cheapest Django response, as a throughput baseline."""
+    return HttpResponse("ok", content_type="text/plain")

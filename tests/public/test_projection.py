@@ -1,0 +1,80 @@
+"""The public projection: what the public role can read, and what it cannot."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+
+from tests.public.conftest import PUBLIC_DB
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=PUBLIC_DB)
+
+
+def _read(sql: str):
+    with connections["public"].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def test_public_role_is_the_connection_user():
+    from django.conf import settings
+
+    assert _read("SELECT current_user") == [(settings.PUBLIC_DATABASE_ROLE,)]
+
+
+@pytest.mark.parametrize("table", ["credit_subject", "credit_record", "credit_recordversion", "credit_objection",
+                                   "exchange_department", "exchange_batch", "auth_user"])
+def test_public_role_may_not_read_store_tables(table):
+    import psycopg
+
+    with pytest.raises(Exception) as excinfo:  # noqa: B017 - Django wraps psycopg's error
+        _read(f"SELECT 1 FROM {table} LIMIT 1")
+    assert isinstance(excinfo.value.__cause__, psycopg.errors.InsufficientPrivilege)
+    assert f"permission denied for table {table}" in str(excinfo.value)
+
+
+def test_views_show_only_records_in_publicity(store):
+    rows = _read("SELECT r.category, r.data->>'decision_no', r.data->>'case_no', r.data->>'list_code', "
+                 "r.under_objection FROM public_view.records r ORDER BY r.category, r.id")
+    assert [(c, d or k or lc, o) for c, d, k, lc, o in rows] == [
+        ("admin_license", "湘许〔2024〕7号", False),
+        ("admin_penalty", "湘市监罚〔2025〕1号", True),
+        ("admin_penalty", "湘市监罚〔2025〕5号", False),
+        ("black_list", "(2025)湘01执123号", False),
+        ("red_list", "TAX-A", False),
+        ("registration", None, False),
+        ("registration", None, False),
+    ]
+
+
+def test_views_never_carry_an_id_number(store):
+    dump = str(_read("SELECT s.*, (SELECT array_agg(r.data::text) FROM public_view.records r "
+                     "WHERE r.subject_id = s.id) FROM public_view.subjects s"))
+    assert store.person_id not in dump
+    assert store.person_masked in dump
+
+
+def test_subjects_view_lists_natural_persons_only_while_public(store):
+    from credit.models import Record
+
+    assert _read("SELECT name, code LIKE 'N-%%' FROM public_view.subjects WHERE kind = 'natural_person'") == [
+        ("赵六", True)]
+    Record.objects.filter(natural_key__contains="湘市监罚〔2025〕5号").update(repaired_at="2025-01-01")
+    assert _read("SELECT name FROM public_view.subjects WHERE kind = 'natural_person'") == []
+
+
+def test_projection_migration_is_rerunnable():
+    from importlib import import_module
+
+    from django.db import connection
+
+    migration = import_module("public.migrations.0002_public_view_schema_and_role")
+
+    class Editor:
+        pass
+
+    editor = Editor()
+    editor.connection = connection
+    migration.create(None, editor)
+    migration.create(None, editor)
+    assert _read("SELECT count(*) FROM public_view.subjects") == [(0,)]
