@@ -168,20 +168,25 @@ def batch_deduplicate(*, batch: Batch) -> None:
     category = current_catalog().category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
     staged = StagedRow._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {staged}")  # fresh statistics: the table just grew by a whole batch
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != BatchStatus.VALIDATING:
             batch.refresh_from_db()
             return
         with connection.cursor() as cursor:
+            # one sorted pass: a key with more than one content is conflicting; later identical rows duplicate
             cursor.execute(f"""
-                WITH conflicting AS (
-                    SELECT natural_key FROM {staged} WHERE batch_id = %(b)s
-                     GROUP BY natural_key HAVING count(DISTINCT content_hash) > 1
+                WITH marked AS (
+                    SELECT row,
+                           CASE WHEN min(content_hash) OVER w <> max(content_hash) OVER w THEN 'conflict'
+                                WHEN row_number() OVER (w ORDER BY row) > 1 THEN 'duplicate' END AS status
+                      FROM {staged} WHERE batch_id = %(b)s
+                    WINDOW w AS (PARTITION BY natural_key)
                 )
-                UPDATE {staged} st SET status = 'conflict' FROM conflicting c
-                 WHERE st.batch_id = %(b)s AND st.natural_key = c.natural_key""", {"b": batch.id})
-            conflicts = cursor.rowcount
+                UPDATE {staged} st SET status = marked.status FROM marked
+                 WHERE st.batch_id = %(b)s AND st.row = marked.row AND marked.status IS NOT NULL""", {"b": batch.id})
             cursor.execute(f"""
                 INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
                 SELECT st.batch_id, st.row, %(field)s, 'conflicting_duplicate',
@@ -192,11 +197,8 @@ def batch_deduplicate(*, batch: Batch) -> None:
                        || '行是同一条记录，但内容不同；请核对后只报送一次'
                   FROM {staged} st WHERE st.batch_id = %(b)s AND st.status = 'conflict'
                 ON CONFLICT DO NOTHING""", {"b": batch.id, "field": key_field})
-            cursor.execute(f"""
-                UPDATE {staged} st SET status = 'duplicate'
-                 WHERE st.batch_id = %(b)s AND st.status = 'valid' AND EXISTS (
-                       SELECT 1 FROM {staged} o WHERE o.batch_id = st.batch_id AND o.natural_key = st.natural_key
-                          AND o.row < st.row)""", {"b": batch.id})
+            cursor.execute(f"SELECT count(*) FROM {staged} WHERE batch_id = %s AND status = 'conflict'", [batch.id])
+            conflicts = cursor.fetchone()[0]
         locked.rejected += conflicts
         locked.status = BatchStatus.MERGING
         locked.save(update_fields=["rejected", "status"])
@@ -211,6 +213,10 @@ def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
         hi = min(lo + MERGE_CHUNK_ROWS, batch.validated_through_row)
         with transaction.atomic():
             merge_lock()
+            with connection.cursor() as cursor:
+                # every access path here has an index; statistics of tables that grew since the last
+                # ANALYZE must not talk the planner into scanning millions of rows per chunk
+                cursor.execute("SET LOCAL enable_seqscan = off")
             now = timezone.now()
             counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                  key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))

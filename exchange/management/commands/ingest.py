@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -87,7 +86,7 @@ class Command(BaseCommand):
             bar.refresh()
 
         try:
-            if not batch.is_finished and not worker_listening(settings.CELERY_TASK_DEFAULT_QUEUE):
+            if not batch.is_finished and not worker_listening(_queue()):
                 pipeline.batch_process(batch_id=batch.pk, progress=progress)  # the same service the task calls
             while True:
                 batch.refresh_from_db()
@@ -97,6 +96,12 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             bar.close()
+
+
+def _queue() -> str:
+    from config.celery import app
+
+    return app.conf.task_default_queue
 
 
 def _file_sha256(path: Path) -> str:
