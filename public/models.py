@@ -54,6 +54,7 @@ class PublicAlias(models.Model):
     subject = models.ForeignKey(PublicSubject, on_delete=models.DO_NOTHING, related_name="aliases")
     kind = models.CharField(max_length=16)
     value = models.CharField(max_length=200)
+    value_key = models.CharField(max_length=200)  # former names: the comparison key; codes: the code
 
     class Meta:
         managed = False

@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(max_length=16)),
                 ('value', models.CharField(max_length=200)),
+                ('value_key', models.CharField(max_length=200)),
             ],
             options={
                 'db_table': 'public_view"."aliases',

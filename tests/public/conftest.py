@@ -3,6 +3,9 @@ credit store built through the real intake services (batch_receive + the pipelin
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import pytest
 
 PUBLIC_DB = ["default", "public"]
@@ -29,16 +32,44 @@ def no_rate_limit_unless_asked(settings):
     settings.PUBLIC_RATE_LIMIT = "off"
 
 
-@pytest.fixture(autouse=True)
-def batches_in_process(monkeypatch, settings, tmp_path_factory):
+@contextlib.contextmanager
+def _batches_in_process(base: Path):
     """Batches are processed in the test's process, never handed to a broker some other worker reads."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
-    settings.BATCH_STORAGE_DIR = tmp_path_factory.getbasetemp() / "batches"
-    settings.PLATFORM_SIGNING_KEY_DIR = tmp_path_factory.getbasetemp() / "platform-keys"
+    from django.test import override_settings
+
+    with pytest.MonkeyPatch.context() as patch, override_settings(
+            BATCH_STORAGE_DIR=base / "batches", PLATFORM_SIGNING_KEY_DIR=base / "platform-keys"):
+        patch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+        yield
 
 
-@pytest.fixture
-def store(transactional_db):
-    from tests.public.seed import seed_store
+@pytest.fixture(scope="module")
+def store(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Seeded once and committed (the public connection sees only committed rows); seeded again only
+    after a transactional test flushed it. Tests that use it only read (or use `committed` and undo)."""
+    from django.core.management import call_command
 
-    return seed_store()
+    from tests.public.seed import expected, is_seeded, seed_store
+
+    with django_db_blocker.unblock(), _batches_in_process(tmp_path_factory.getbasetemp()):
+        if is_seeded():
+            return expected()
+        call_command("flush", interactive=False, verbosity=0)
+        call_command("load_catalog", verbosity=0)
+        return seed_store()
+
+
+@contextlib.contextmanager
+def committed(sql: str, undo: str, params: list | None = None):
+    """Change the store outside the test's transaction (so the public connection sees it), then undo it."""
+    import psycopg
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None,
+                         password=db["PASSWORD"] or None, autocommit=True) as conn:
+        conn.execute(sql, params)
+        try:
+            yield
+        finally:
+            conn.execute(undo, params)

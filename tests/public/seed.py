@@ -45,6 +45,18 @@ class Store:
     person_masked: str
 
 
+def expected() -> Store:
+    person_id = id_number("19800101", "123")
+    return Store(tianyi_uscc=uscc(1001), hongxing_uscc=uscc(1002), person_name="赵六", person_id=person_id,
+                 person_masked=person_id[:4] + "*" * 10 + person_id[-4:])
+
+
+def is_seeded() -> bool:
+    from credit.models import Objection, Subject
+
+    return Subject.objects.filter(uscc=expected().tianyi_uscc).exists() and Objection.objects.exists()
+
+
 def seed_store() -> Store:
     from credit.models import Objection, Record
     from exchange.services.departments import department_register
@@ -94,5 +106,4 @@ def seed_store() -> Store:
 
     Objection.objects.create(record=Record.objects.get(natural_key__contains="湘市监罚〔2025〕1号"),
                              raised_by="湖南天翼（长沙）科技有限公司", reason="金额有误")
-    return Store(tianyi_uscc=tianyi, hongxing_uscc=hongxing, person_name="赵六", person_id=person_id,
-                 person_masked=person_id[:4] + "*" * 10 + person_id[-4:])
+    return expected()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connections
 
-from tests.public.conftest import PUBLIC_DB
+from tests.public.conftest import PUBLIC_DB, committed
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=PUBLIC_DB)
+pytestmark = pytest.mark.django_db(databases=PUBLIC_DB)
 
 
 def _read(sql: str):
@@ -55,12 +55,11 @@ def test_views_never_carry_an_id_number(store):
 
 
 def test_subjects_view_lists_natural_persons_only_while_public(store):
-    from credit.models import Record
-
     assert _read("SELECT name, code LIKE 'N-%%' FROM public_view.subjects WHERE kind = 'natural_person'") == [
         ("赵六", True)]
-    Record.objects.filter(natural_key__contains="湘市监罚〔2025〕5号").update(repaired_at="2025-01-01")
-    assert _read("SELECT name FROM public_view.subjects WHERE kind = 'natural_person'") == []
+    with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+        assert _read("SELECT name FROM public_view.subjects WHERE kind = 'natural_person'") == []
 
 
 def test_projection_migration_is_rerunnable():
@@ -75,6 +74,8 @@ def test_projection_migration_is_rerunnable():
 
     editor = Editor()
     editor.connection = connection
+    migration.create(None, editor)  # inside this test's transaction: rolled back after it
     migration.create(None, editor)
-    migration.create(None, editor)
-    assert _read("SELECT count(*) FROM public_view.subjects") == [(0,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_views WHERE schemaname = 'public_view'")
+        assert cursor.fetchone() == (3,)
