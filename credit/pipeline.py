@@ -216,7 +216,8 @@ def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
             with connection.cursor() as cursor:
                 # every access path here has an index; statistics of tables that grew since the last
                 # ANALYZE must not talk the planner into scanning millions of rows per chunk
-                cursor.execute("SET LOCAL enable_seqscan = off")
+                # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement)
+                cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
             now = timezone.now()
             counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                  key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
