@@ -90,6 +90,12 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
                 batch_complete(batch=batch)
         except BatchParseError as exc:
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
+        except DatabaseError:
+            raise  # may be transient: the batch stays unfinished and is resumed
+        except Exception:
+            # a bug would fail the same way on every resume: end the batch, with a reason, instead
+            log.exception("batch %s failed", batch_id)
+            batch_fail(batch=batch, code="internal_error", reason="处理该批次时平台内部出错，请联系平台运维人员")
         if progress:
             progress(batch)
         return batch
