@@ -40,7 +40,7 @@ def test_submit_then_resubmit_then_conflict(as_scjg, scjg):
     batch = Batch.objects.get()
     assert resource["id"] == batch.pk and resource["batch_id"] == "b1" and resource["status"] == "received"
     assert batch.department == scjg and batch.content_digest.startswith("sha-256=:")
-    assert ExchangeLogEntry.objects.filter(kind="batch_submitted").count() == 1
+    assert ExchangeLogEntry.objects.filter(kind="batch_submitted", payload__batch_id="twice").count() == 1
 
     again = submit(as_scjg)
     assert again.status_code == 200 and again.json()["id"] == batch.pk
@@ -162,7 +162,7 @@ def test_the_same_batch_posted_twice_at_once_makes_one_batch(client, scjg, monke
         t.join()
     assert sorted(statuses) == [200, 202]
     assert Batch.objects.filter(batch_id="twice").count() == 1
-    assert ExchangeLogEntry.objects.filter(kind="batch_submitted").count() == 1
+    assert ExchangeLogEntry.objects.filter(kind="batch_submitted", payload__batch_id="twice").count() == 1
 
 
 def _record(department, category="admin_penalty", uscc="91430000MA4L0000XX"):

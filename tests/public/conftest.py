@@ -53,10 +53,16 @@ def store(django_db_setup, django_db_blocker, tmp_path_factory):
 
     with django_db_blocker.unblock(), _batches_in_process(tmp_path_factory.getbasetemp()):
         if is_seeded():
-            return expected()
+            seeded = expected()
+        else:
+            call_command("flush", interactive=False, verbosity=0)
+            call_command("load_catalog", verbosity=0)
+            seeded = seed_store()
+    yield seeded
+    # Leave the database as other modules expect it: empty but for the catalog.
+    with django_db_blocker.unblock():
         call_command("flush", interactive=False, verbosity=0)
         call_command("load_catalog", verbosity=0)
-        return seed_store()
 
 
 @contextlib.contextmanager
