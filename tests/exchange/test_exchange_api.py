@@ -40,7 +40,7 @@ def test_submit_then_resubmit_then_conflict(as_scjg, scjg):
     batch = Batch.objects.get()
     assert resource["id"] == batch.pk and resource["batch_id"] == "b1" and resource["status"] == "received"
     assert batch.department == scjg and batch.content_digest.startswith("sha-256=:")
-    assert ExchangeLogEntry.objects.filter(kind="batch_submitted", payload__batch_id="twice").count() == 1
+    assert ExchangeLogEntry.objects.filter(kind="batch_submitted").count() == 1
 
     again = submit(as_scjg)
     assert again.status_code == 200 and again.json()["id"] == batch.pk
