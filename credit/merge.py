@@ -183,22 +183,22 @@ _NEW_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired
 _UPDATED_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired="r.repaired_at",
                                        starts="m.p_from", ends="m.p_ends", today="%(today)s::date")
 
+# new records get their ids from the sequence first, so no join back on natural_key is needed
+_NEW_IDS_SQL = """
+UPDATE credit_mc SET record_id = nextval(pg_get_serial_sequence('credit_record', 'id')), inserted = true
+ WHERE record_id IS NULL AND status = 'valid' AND outcome IN ('created', 'pending_subject')
+"""
+
 _INSERT_RECORDS_SQL = f"""
-WITH ins AS (
-    INSERT INTO credit_record (category, natural_key, subject_id, pending_key, state, payload, content_hash, version,
-                               department_id, subject_name_key, name_mismatch, publicity_from, publicity_until,
-                               publicity_ends_on, publicity_never, repaired_at, is_public, publicity_reason,
-                               created_at, updated_at)
-    SELECT %(category)s, m.natural_key, m.subject_id, m.pending_key, 'active', m.payload, m.content_hash, 1,
-           %(department)s, m.subject_name_key, m.name_mismatch, m.p_from, m.p_until, m.p_ends, m.p_never, NULL,
-           ({_NEW_REASON}) = 'public', {_NEW_REASON}, %(now)s, %(now)s
-      FROM credit_mc m
-     WHERE m.record_id IS NULL AND m.status = 'valid' AND m.outcome IN ('created', 'pending_subject')
-    ON CONFLICT (category, natural_key) DO NOTHING
-    RETURNING id, natural_key
-)
-UPDATE credit_mc m SET record_id = ins.id, inserted = (m.status = 'valid') FROM ins
- WHERE m.natural_key = ins.natural_key
+INSERT INTO credit_record (id, category, natural_key, subject_id, pending_key, state, payload, content_hash, version,
+                           department_id, subject_name_key, name_mismatch, publicity_from, publicity_until,
+                           publicity_ends_on, publicity_never, repaired_at, is_public, publicity_reason,
+                           created_at, updated_at)
+SELECT m.record_id, %(category)s, m.natural_key, m.subject_id, m.pending_key, 'active', m.payload, m.content_hash, 1,
+       %(department)s, m.subject_name_key, m.name_mismatch, m.p_from, m.p_until, m.p_ends, m.p_never, NULL,
+       ({_NEW_REASON}) = 'public', {_NEW_REASON}, %(now)s, %(now)s
+  FROM credit_mc m
+ WHERE m.inserted
 """
 
 _UPDATE_RECORDS_SQL = f"""
@@ -287,7 +287,7 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
     with connection.cursor() as cursor:
         cursor.execute(_TEMP)
         statements = list(_REGISTRATION_SQL) if category == "registration" else list(_SUBJECTS_SQL)
-        statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        statements += [_CLASSIFY_SQL, "ANALYZE credit_mc", _REJECT_SQL, _NEW_IDS_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         for sql in statements:
             cursor.execute(sql, params)
         cursor.execute("SELECT outcome, count(*) FROM credit_mc GROUP BY outcome")

@@ -20,11 +20,14 @@ class ChangeKind(models.TextChoices):
 class ChangeFeedEntry(models.Model):
     kind = models.CharField(max_length=24, choices=ChangeKind.choices)
     category = models.CharField(max_length=32)
-    record = models.ForeignKey("credit.Record", on_delete=models.CASCADE, related_name="+")
-    subject = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    record = models.ForeignKey("credit.Record", on_delete=models.CASCADE, related_name="+",
+                               db_constraint=False)  # no FK triggers on the hot path (see credit/models/records.py)
+    subject = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                db_constraint=False)
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
-    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+                                   related_name="+", db_constraint=False)
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                              db_constraint=False)
     version = models.IntegerField(null=True, blank=True)
     changed_at = models.DateTimeField()
 

@@ -6,6 +6,10 @@ from django.db.models import Q
 
 from credit.models.subjects import Subject
 
+# _NO_FK: references to batches and departments (rows that are never deleted) carry no database
+# foreign-key constraint: Django's deferred FK triggers cost one lookup per row per key at COMMIT,
+# the largest single cost of a million-row merge. Records, subjects and versions keep theirs.
+
 
 class RecordState(models.TextChoices):
     ACTIVE = "active"
@@ -22,7 +26,8 @@ class Record(models.Model):
     payload = models.JSONField()  # the current version's payload
     content_hash = models.CharField(max_length=64)
     version = models.IntegerField(default=1)  # number of the current version
-    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False)  # see _NO_FK below
     subject_name_key = models.CharField(max_length=200, blank=True, default="")
     name_mismatch = models.BooleanField(default=False)  # row's subject name ≠ registered or former names
 
@@ -63,9 +68,10 @@ class RecordVersion(models.Model):
     op = models.CharField(max_length=16)  # upsert | withdraw
     payload = models.JSONField()
     content_hash = models.CharField(max_length=64)
-    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     row = models.BigIntegerField()
-    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
 
@@ -84,9 +90,10 @@ class RecordSource(models.Model):
     """Provenance: each department that sent this record."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="sources")
-    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+")
-    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
-    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False)
+    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     last_row = models.BigIntegerField()
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
