@@ -14,12 +14,16 @@ import datetime as dt
 import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
+from operator import methodcaller
 from typing import BinaryIO
+
+import numpy as np
 
 from validation.catalog import SUBJECT_KEY, Catalog, Category, FieldDef
 from validation.expectations import Failure, suite_runner
 from validation.field_rules import check_resident_id
-from validation.normalise import Normaliser, shown
+from validation.normalise import Normaliser, NormColumn, object_array, shown
 from validation.parsing import BatchParseError, RawBlock, Rejection, open_source
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
 ]
 
 GE_BLOCK_ROWS = 100_000
+LIST_TYPES = {"enum_list", "text_list"}
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,7 @@ def sniff_batch(
     """Quick check of media type and (for CSV) the header; raises BatchParseError."""
     catalog, cat = _category(catalog, category)
     source = open_source(stream, cat, content_type)
-    if hasattr(source, "lines"):
-        source.lines.close()
+    source.lines.close()
 
 
 def validate_batch(
@@ -87,18 +91,24 @@ def validate_batch(
     source = open_source(stream, cat, content_type)
     checker = ChunkChecker(catalog, cat, today)
     block_rows = chunk_rows * max(1, -(-GE_BLOCK_ROWS // chunk_rows))
-    for block in source.blocks(block_rows, start_after_row):
-        # A block allocates millions of small objects, none cyclic: the cyclic GC would
-        # rescan them all many times over, so it is paused while a block is checked.
+    blocks = source.blocks(block_rows, start_after_row)
+    while True:
+        # Parsing and checking a block allocate millions of small objects, none cyclic:
+        # the cyclic GC would rescan them all many times over, so it is paused meanwhile
+        # (not while the caller holds the generator's chunks).
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            block = next(blocks, None)
+            if block is None:
+                return
             chunks = list(checker.check(block, chunk_rows))
         finally:
             if was_enabled:
                 gc.enable()
         del block
         yield from chunks
+        del chunks
 
 
 _normalisers: dict[int, Normaliser] = {}
@@ -119,6 +129,7 @@ class ChunkChecker:
         self.key_fields = set(category.natural_key) - {SUBJECT_KEY}
         self.subject_key = SUBJECT_KEY in category.natural_key
         self.org_rule = any(r.rule == "org_code_matches_uscc" for r in category.rules)
+        self.order = {name: i for i, name in enumerate(self.fields)}
 
     def check(self, block: RawBlock, chunk_rows: int) -> Iterator[ValidatedChunk]:
         n = len(block.rownos)
@@ -129,39 +140,90 @@ class ChunkChecker:
             if fld not in per_row:  # one rejection per field: the first problem found
                 per_row[fld] = (code, message)
 
-        values: dict[str, list] = {}
+        cols: dict[str, NormColumn] = {}
         for name, raw in block.columns.items():
-            fd = self.fields[name]
-            values[name], found = self.normaliser.column(fd, raw)
-            for p in found:
+            nc = cols[name] = self.normaliser.column(self.fields[name], raw)
+            for p in nc.problems:
                 add(p.pos, name, p.code, p.message)
+        block.columns = {}  # the raw text is no longer needed
+        values = _LazyValues(cols)
         self._cross_field(values, n, add)
-        df = self.runner.frame(values, n)
-        for f in self.runner.run(df):
+        for f in self.runner.run(cols, n):
             add(f.pos, f.field, *self._message(f, values))
-        del df
         self._withdrawals(values, problems)
 
-        names = list(values)
-        columns = [values[k] for k in names]
-        rows: list[ValidRow] = []
         rejections: list[Rejection] = list(block.rejections)
-        defaults = self.defaults
-        for pos, (rowno, tup) in enumerate(zip(block.rownos, zip(*columns, strict=True), strict=True)):
-            found = problems.get(pos)
-            if found:
-                order = {name: i for i, name in enumerate(self.fields)}
-                for fld, (code, message) in sorted(found.items(), key=lambda kv: order.get(kv[0], -1)):
-                    rejections.append(Rejection(rowno, fld, code, message))
-                continue
-            row = {k: v for k, v in zip(names, tup, strict=True) if v is not None}
-            for k, d in defaults.items():
-                row.setdefault(k, d)
-            rows.append(ValidRow(rowno, row.get("op", "upsert"), row))
-        if n == 0 and not block.columns:
-            rows = []
+        bad = [pos for pos, found in problems.items() if found]
+        rownos = block.rownos
+        for pos in sorted(bad):
+            for fld, (code, message) in sorted(
+                problems[pos].items(), key=lambda kv: self.order.get(kv[0], -1)
+            ):
+                rejections.append(Rejection(rownos[pos], fld, code, message))
+        rows = self._rows(rownos, cols, bad) if n else []
         rejections.sort(key=lambda r: r.row)
         yield from _split(block, rows, rejections, chunk_rows)
+
+    def _rows(self, rownos: list[int], cols: dict[str, NormColumn], bad: list[int]) -> list[ValidRow]:
+        """ValidRow for every row without problems: values without None, defaults filled in.
+        Dicts are built column-wise: one C-level zip over the columns every row has, then
+        the few cells of partly empty columns are removed or added."""
+        n = len(rownos)
+        if bad:
+            keep = np.ones(n, bool)
+            keep[bad] = False
+            sel = np.flatnonzero(keep)
+            rownos = np.asarray(rownos)[sel].tolist()
+        else:
+            sel = None
+        m = len(rownos)
+        base_names: list[str] = []
+        base_cols: list = []
+        drop: list[tuple[str, list[int]]] = []  # (field, positions where None) in base columns
+        add: list[tuple[str, list[int], list]] = []  # (field, positions, values) of sparse columns
+        for name, nc in cols.items():
+            default = self.defaults.get(name)
+            uniques = nc.uniques
+            if default is not None and None in uniques:
+                uniques = [default if v is None else v for v in uniques]
+            codes = nc.codes if sel is None else nc.codes[sel]
+            is_none = np.fromiter((v is None for v in uniques), dtype=bool, count=len(uniques))
+            is_list = self.fields[name].type in LIST_TYPES
+            if not is_none.any():
+                vals = object_array(uniques)[codes].tolist()
+                base_names.append(name)
+                base_cols.append([v[:] for v in vals] if is_list else vals)
+                continue
+            none_rows = is_none[codes]
+            absent = int(none_rows.sum())
+            if absent == m:
+                continue
+            vals = object_array(uniques)[codes].tolist()
+            if is_list:
+                vals = [v[:] if v is not None else None for v in vals]
+            if absent * 2 <= m:
+                base_names.append(name)
+                base_cols.append(vals)
+                drop.append((name, np.flatnonzero(none_rows).tolist()))
+            else:
+                present = np.flatnonzero(~none_rows).tolist()
+                add.append((name, present, [vals[i] for i in present]))
+        for name, default in self.defaults.items():
+            if name not in cols:
+                base_names.append(name)
+                base_cols.append(repeat(default, m))
+        if base_cols:
+            dicts = list(map(dict, map(zip, repeat(tuple(base_names)), zip(*base_cols, strict=True))))
+        else:
+            dicts = [{} for _ in range(m)]
+        for name, positions in drop:
+            for i in positions:
+                del dicts[i][name]
+        for name, positions, vals in add:
+            for i, v in zip(positions, vals, strict=True):
+                dicts[i][name] = v
+        ops = list(map(methodcaller("get", "op", "upsert"), dicts))
+        return list(map(ValidRow, rownos, ops, dicts))
 
     # -- rules in Python ------------------------------------------------------
     def _cross_field(self, values: dict[str, list], n: int, add) -> None:
@@ -267,6 +329,24 @@ class ChunkChecker:
         fd = self.fields[name]
         shown_value = self.catalog.enum_label(fd.enum, value) if fd.enum else value
         return f"{fd.label}为“{shown_value}”"
+
+
+class _LazyValues(dict):
+    """field -> normalised values per row, built on first access (most are never needed)."""
+
+    def __init__(self, cols: dict[str, NormColumn]):
+        super().__init__()
+        self.cols = cols
+
+    def __missing__(self, name: str) -> list:
+        got = self[name] = self.cols[name].values
+        return got
+
+    def get(self, name, default=None):
+        return self[name] if name in self.cols else default
+
+    def __contains__(self, name) -> bool:
+        return name in self.cols
 
 
 def _split(

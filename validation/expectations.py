@@ -1,17 +1,32 @@
-"""great-expectations suites generated from the catalog, run over chunk frames.
+"""great-expectations suites generated from the catalog, run over per-block feature tables.
 
-GE sees a compact *feature frame* of a normalised chunk, one column per catalog
-field, typed for fast vectorised checks and cheap batch fingerprints:
+GE sees a compact *feature table* of a normalised block, built from typed feature
+columns, one per catalog field:
   text / code / list fields → their length (float, NaN = absent), or the text
                               itself when the field has a `pattern`
-  enum                      → pandas Categorical of the code
+  enum                      → the code (object)
   date                      → days since 1970-01-01 (float)
   decimal                   → float
-plus one boolean helper column per `required_when_contains` rule. Checks GE is
-not good at (check characters, dates, enum lists, cross-field code equality) run
-in Python (normalise.py, field_rules.py, batch.py).
+plus one boolean helper column per `required_when_contains` rule.
 
-Each expectation carries `meta = {"field", "code"}` so failures map back to
+Every expectation reads a fixed set of columns (one field, or the fields of one
+cross-field rule). Its result for a row depends only on that row's feature values
+in those columns, so GE is given, per column set, the *distinct* feature tuples
+that occur in the block (exact deduplication; the sets share the table's rows,
+each padded by repeating its last tuple), and each unexpected index is mapped back
+to every row carrying that tuple. The suite's checks (required, value sets,
+ranges, lengths, regex, conditional required, column pairs) are unchanged; GE
+just does not repeat them for identical inputs. Blocks of department data have a
+few thousand distinct feature tuples per set at most (dates), so a run costs about
+the same whatever the block size.
+
+The suite is run with BOOLEAN_ONLY first; only the expectations that failed are
+re-run with COMPLETE results (unexpected index lists) on the same batch.
+
+Checks GE is not good at (check characters, dates, enum lists, cross-field code
+equality) run in Python (normalise.py, field_rules.py, batch.py).
+
+Each expectation carries `meta = {"field", "code", "set"}` so failures map back to
 per-row rejections. The GE context, suites and batch definition are built once
 per process (per catalog version, category and day) and reused.
 """
@@ -27,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from validation.catalog import Catalog, Category, FieldDef
+from validation.normalise import NormColumn, factorize, object_array
 
 _EPOCH = dt.date(1970, 1, 1)
 _lock = threading.Lock()
@@ -39,6 +55,7 @@ RESULT_FORMAT = {
     "exclude_unexpected_values": True,
     "return_unexpected_index_query": False,
 }
+FIRST_PASS_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,19 @@ def day_number(iso: str | None) -> float:
     return np.nan if iso is None else float((dt.date.fromisoformat(iso) - _EPOCH).days)
 
 
+def feature(fd: FieldDef, values: list) -> np.ndarray:
+    """The GE feature of each (distinct) normalised value of `fd`."""
+    if fd.type == "enum" or (fd.pattern and fd.type == "text"):
+        return object_array(values)
+    if fd.type == "date":
+        return np.array([day_number(v) for v in values], dtype=float)
+    if fd.type == "decimal":
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    if None not in values:
+        return np.fromiter(map(len, values), dtype=float, count=len(values))
+    return np.array([np.nan if v is None else len(v) for v in values], dtype=float)
+
+
 def length_column(fd: FieldDef) -> bool:
     return fd.type in {
         "text",
@@ -88,13 +118,35 @@ def helper_column(rule_field: str) -> str:
     return f"_has_{rule_field}"
 
 
+def column_sets(category: Category) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Set key -> ((GE column, feature name), ...): one set per field, one per cross-field rule.
+    A feature name is a field name or a helper column (`_has_<field>`)."""
+    sets: dict[str, tuple[tuple[str, str], ...]] = {fd.name: ((fd.name, fd.name),) for fd in category.fields}
+    for i, rule in enumerate(category.rules):
+        p = rule.params
+        if rule.rule == "required_when":
+            names = [rule.field, *p["when"]]
+        elif rule.rule == "required_unless_any":
+            names = [rule.field, *p["when"], *p["unless_any"]]
+        elif rule.rule == "required_when_contains":
+            names = [rule.field, helper_column(rule.field)]
+        elif rule.rule == "date_not_before":
+            names = [rule.field, p["other"]]
+        else:
+            continue
+        sets[f"r{i}"] = tuple(
+            (f"r{i}{name}" if name.startswith("_") else f"r{i}_{name}", name) for name in names
+        )
+    return sets
+
+
 def build_expectations(catalog: Catalog, category: Category, today: dt.date) -> list:
     """The GE expectations for one category, generated from the catalog."""
     gxe = _gx().expectations
     out = []
 
     def meta(fd: FieldDef, code: str, **params) -> dict:
-        return {"field": fd.name, "code": code, **params}
+        return {"field": fd.name, "code": code, "set": fd.name, **params}
 
     for fd in category.fields:
         if fd.required:
@@ -139,44 +191,45 @@ def build_expectations(catalog: Catalog, category: Category, today: dt.date) -> 
                     column=fd.name, min_value=fd.min_length, max_value=fd.max_length, meta=meta(fd, "length")
                 )
             )
-    for rule in category.rules:
+    sets = column_sets(category)
+    for i, rule in enumerate(category.rules):
         fd = category.fields_by_name[rule.field]
         p = rule.params
+        key = f"r{i}"
+        if key not in sets:
+            continue
+        col = dict((name, c) for c, name in sets[key])
         if rule.rule == "required_when":
-            cond = " & ".join(f'{k}=="{v}"' for k, v in p["when"].items())
-            out.append(_conditional_not_null(gxe, fd, cond, meta(fd, "required", when=p["when"])))
+            cond = " & ".join(f'{col[k]}=="{v}"' for k, v in p["when"].items())
+            m = meta(fd, "required", when=p["when"]) | {"set": key}
+            out.append(_conditional_not_null(gxe, col[fd.name], cond, m))
         elif rule.rule == "required_unless_any":
             cond = " & ".join(
-                [f'{k}=="{v}"' for k, v in p["when"].items()] + [f"{o}.isnull()" for o in p["unless_any"]]
+                [f'{col[k]}=="{v}"' for k, v in p["when"].items()]
+                + [f"{col[o]}.isnull()" for o in p["unless_any"]]
             )
-            out.append(
-                _conditional_not_null(
-                    gxe, fd, cond, meta(fd, "required", when=p["when"], unless=p["unless_any"])
-                )
-            )
+            m = meta(fd, "required", when=p["when"], unless=p["unless_any"]) | {"set": key}
+            out.append(_conditional_not_null(gxe, col[fd.name], cond, m))
         elif rule.rule == "required_when_contains":
-            cond = f"{helper_column(fd.name)} == True"
-            out.append(
-                _conditional_not_null(
-                    gxe, fd, cond, meta(fd, "required", list_field=p["list_field"], contains=p["contains"])
-                )
-            )
+            cond = f"{col[helper_column(fd.name)]} == True"
+            m = meta(fd, "required", list_field=p["list_field"], contains=p["contains"]) | {"set": key}
+            out.append(_conditional_not_null(gxe, col[fd.name], cond, m))
         elif rule.rule == "date_not_before":
             out.append(
                 gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=fd.name,
-                    column_B=p["other"],
+                    column_A=col[fd.name],
+                    column_B=col[p["other"]],
                     or_equal=True,
                     ignore_row_if="either_value_is_missing",
-                    meta=meta(fd, "date_order", other=p["other"]),
+                    meta=meta(fd, "date_order", other=p["other"]) | {"set": key},
                 )
             )
     return out
 
 
-def _conditional_not_null(gxe, fd: FieldDef, condition: str, meta: dict):
+def _conditional_not_null(gxe, column: str, condition: str, meta: dict):
     return gxe.ExpectColumnValuesToNotBeNull(
-        column=fd.name, row_condition=condition, condition_parser="pandas", meta=meta
+        column=column, row_condition=condition, condition_parser="pandas", meta=meta
     )
 
 
@@ -193,44 +246,88 @@ class SuiteRunner:
         source = ctx.data_sources.add_or_update_pandas(f"chunks-{name}")
         asset = source.add_dataframe_asset("chunk")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-        self.helpers = [r.field for r in category.rules if r.rule == "required_when_contains"]
+        used = {e.meta["set"] for e in suite.expectations}
+        self.sets = {k: v for k, v in column_sets(category).items() if k in used}
         self.contains = {
             r.field: (r.params["list_field"], r.params["contains"])
             for r in category.rules
             if r.rule == "required_when_contains"
         }
+        self.helper_of = {helper_column(f): f for f in self.contains}
 
-    def frame(self, values: dict[str, list], n: int) -> pd.DataFrame:
-        cols: dict[str, object] = {}
-        for fd in self.category.fields:
-            col = values.get(fd.name)
-            if col is None:
-                col = [None] * n
-            if fd.type == "enum":
-                cols[fd.name] = pd.Categorical(col)
-            elif fd.type == "date":
-                cache: dict = {}
-                cols[fd.name] = np.array(
-                    [cache[v] if v in cache else cache.setdefault(v, day_number(v)) for v in col], dtype=float
-                )
-            elif fd.type == "decimal":
-                cols[fd.name] = np.array([np.nan if v is None else float(v) for v in col], dtype=float)
-            elif fd.pattern:
-                cols[fd.name] = np.array(col, dtype=object)
+    def frame(self, columns: dict[str, NormColumn], n: int) -> tuple[pd.DataFrame, dict[str, tuple]]:
+        """The block's feature table for GE and, per column set, (row codes, number of
+        distinct tuples): row r carries tuple `codes[r]`, which is table row `codes[r]`."""
+        feats: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # feature -> (row codes, distinct values)
+
+        def feat(name: str) -> tuple[np.ndarray, np.ndarray]:
+            got = feats.get(name)
+            if got is not None:
+                return got
+            if name in self.helper_of:
+                list_field, item = self.contains[self.helper_of[name]]
+                nc = columns.get(list_field)
+                uniq = np.array([bool(v) and item in v for v in nc.uniques] if nc else [False], dtype=bool)
             else:
-                cols[fd.name] = np.array([np.nan if v is None else len(v) for v in col], dtype=float)
-        for name, (list_field, item) in self.contains.items():
-            lists = values.get(list_field) or [None] * n
-            cols[helper_column(name)] = np.array([bool(v) and item in v for v in lists], dtype=bool)
-        return pd.DataFrame(cols)
+                fd = self.category.fields_by_name[name]
+                nc = columns.get(name)
+                uniq = feature(fd, nc.uniques if nc else [None])
+            row_codes = nc.codes if nc else np.zeros(n, np.int64)
+            fcodes, first = factorize(uniq)  # distinct values may share a feature (lengths)
+            got = feats[name] = (fcodes[row_codes], uniq[first])
+            return got
 
-    def run(self, df: pd.DataFrame) -> list[Failure]:
-        if len(df) == 0:
+        tables: dict[str, np.ndarray] = {}
+        sets: dict[str, tuple] = {}
+        for key, cols in self.sets.items():
+            if len(cols) == 1:
+                ((col, name),) = cols
+                codes, uniq = feat(name)
+                tables[col] = uniq
+                sets[key] = (codes, len(uniq))
+                continue
+            joint = None
+            for _, name in cols:
+                codes, uniq = feat(name)
+                joint = codes if joint is None else factorize(joint * len(uniq) + codes)[0]
+            joint, first = factorize(joint)
+            for col, name in cols:
+                codes, uniq = feat(name)
+                tables[col] = uniq[codes[first]]
+            sets[key] = (joint, len(first))
+        size = max(len(t) for t in tables.values())
+        data = {}
+        for col, t in tables.items():
+            data[col] = t if len(t) == size else t[np.minimum(np.arange(size), len(t) - 1)]
+        return pd.DataFrame(data), sets
+
+    def run(self, columns: dict[str, NormColumn], n: int) -> list[Failure]:
+        if n == 0:
             return []
-        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df})
-        result = batch.validate(self.suite, result_format=RESULT_FORMAT)
+        from great_expectations.validator.v1_validator import Validator
+
+        df, sets = self.frame(columns, n)
+        validator = Validator(
+            batch_definition=self.batch_definition,
+            batch_parameters={"dataframe": df},
+            result_format=FIRST_PASS_FORMAT,
+        )
+        first = validator.validate_expectation_suite(self.suite)
+        failed = []
+        for r in first.results:
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise RuntimeError(
+                    f"GE expectation failed to run: {r.exception_info.get('exception_message')}"
+                )
+            if not r.success:
+                failed.append(r.expectation_config)
+        if not failed:
+            return []
+        # only the failed expectations again, with unexpected index lists (same batch, no reload)
+        validator.result_format = RESULT_FORMAT
+        results = validator._validate_expectation_configs(failed)
         failures: list[Failure] = []
-        for r in result.results:
+        for r in results:
             meta = dict(r.expectation_config.meta or {})
             if r.exception_info and r.exception_info.get("raised_exception"):
                 raise RuntimeError(
@@ -238,10 +335,15 @@ class SuiteRunner:
                 )
             if r.success:
                 continue
-            fld, code = meta.pop("field"), meta.pop("code")
+            fld, code, key = meta.pop("field"), meta.pop("code"), meta.pop("set")
+            codes, k = sets[key]
+            bad = np.zeros(k, bool)
             for idx in r.result.get("unexpected_index_list") or []:
                 pos = idx if isinstance(idx, int | np.integer) else next(iter(idx.values()))
-                failures.append(Failure(int(pos), fld, code, meta))
+                if pos < k:  # rows past k repeat the last tuple (padding)
+                    bad[pos] = True
+            for pos in np.flatnonzero(bad[codes]).tolist():
+                failures.append(Failure(pos, fld, code, meta))
         return failures
 
 

@@ -1,10 +1,16 @@
 """Column-wise normalisation of raw cell text, per catalog field type.
 
-`normalise_column()` takes one column of a chunk (raw strings, None = absent) and
-returns the normalised values plus per-position problems. It works a column at a
-time so the common case (clean text) costs a few C-level passes, and type work
-(dates, codes, enums, decimals) runs once per distinct value: codes, dates and
-enum values repeat a lot in department batches.
+`Normaliser.column()` takes one column of a block (raw strings, None = absent)
+and returns a `NormColumn`: the normalised values, per-position problems, and the
+column factorised (a code per row into the distinct values), which the
+great-expectations feature frame reuses.
+
+All work runs once per *distinct* raw value: the column is factorised (hash
+table, in C), the distinct values are cleaned a batch at a time (control
+characters and NFC checked on the joined text), typed (codes, dates, enums,
+decimals) and the results are memoised per field across blocks (bounded), since
+codes, dates, enum labels, authorities and legal bases repeat massively in
+department batches. Results are then spread back to rows with one numpy gather.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
 
 from validation.catalog import Catalog, FieldDef
 from validation.field_rules import check_org_code, check_registration_no, check_uscc, mask_id
@@ -79,8 +89,66 @@ def canonical_decimal(value: str) -> str | None:
     return "0" if out in {"-0", "0"} else out
 
 
+MEMO_MAX = 200_000  # memoised distinct raw values per field; cleared when exceeded
+MEMO_MAX_CHARS = 256  # longer raw values are not memoised (free text rarely repeats)
+MEMO_MAX_TOTAL_CHARS = 8_000_000  # per field, bounds a memo's memory (~16–50 MB)
+
+
+@dataclass
+class NormColumn:
+    codes: np.ndarray  # per row: index into `uniques`
+    uniques: list  # normalised value of each distinct raw value (None possible)
+    problems: list[Problem]
+
+    def value(self, pos: int) -> object:
+        return self.uniques[self.codes[pos]]
+
+    @cached_property
+    def values(self) -> list:
+        """Normalised value per row (None = absent or refused)."""
+        return object_array(self.uniques)[self.codes].tolist() if len(self.codes) else []
+
+
+def factorize_objects(values: Sequence) -> tuple[np.ndarray, list]:
+    """(codes, distinct): a code per element into `distinct`, in order of first occurrence."""
+    n = len(values)
+    # dict.setdefault maps each value to the position where it first occurs, all in C;
+    # str hashes are cached, so this beats pandas' (UTF-8 encoding) string hash table
+    seen: dict = {}
+    firsts = np.fromiter(map(seen.setdefault, values, range(n)), dtype=np.int64, count=n)
+    first = np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+    lut = np.empty(n, np.int64)
+    lut[first] = np.arange(len(first))
+    return lut[firsts], list(seen)
+
+
+def factorize(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first): a code per element (None/NaN is a value of its own) and the
+    position of each distinct value's first occurrence."""
+    n = len(arr)
+    if arr.dtype == object:
+        codes, distinct = factorize_objects(arr.tolist())
+        first = np.zeros(len(distinct), np.int64)
+        first[codes[::-1]] = np.arange(n - 1, -1, -1)
+        return codes, first
+    codes, uniq = pd.factorize(arr)
+    k = len(uniq)
+    if n and codes.min() < 0:
+        codes = np.where(codes < 0, k, codes)
+        k += 1
+    first = np.zeros(k, np.int64)
+    if n:
+        first[codes[::-1]] = np.arange(n - 1, -1, -1)
+    return codes, first
+
+
+def object_array(values: Sequence) -> np.ndarray:
+    """A 1-d object array holding `values` as they are (lists stay elements)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 class Normaliser:
-    """Normalises columns for one catalog (enum maps and value caches built once)."""
+    """Normalises columns for one catalog (enum maps and per-field value memos kept)."""
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
@@ -92,17 +160,96 @@ class Normaliser:
                 m[v.code] = v.code
                 m[v.code.upper()] = v.code
             self.enum_maps[name] = m
-        self._code_cache: dict[str, tuple[str, tuple[str, str] | None]] = {}
+        # per field: raw value -> (normalised value, problem (code, message) or None)
+        self._memo: dict[FieldDef, dict[str | None, tuple[object, tuple[str, str] | None]]] = {}
+        self._memo_chars: dict[FieldDef, int] = {}
+
+    # -- column ----------------------------------------------------------------
+    def column(self, fd: FieldDef, raw: Sequence[str | None]) -> NormColumn:
+        n = len(raw)
+        if n == 0:
+            return NormColumn(np.zeros(0, np.int64), [], [])
+        codes, distinct = factorize_objects(raw)
+        if fd.type in FREE_TEXT_TYPES and not fd.is_code and len(distinct) * 4 > n and len(distinct) > 1000:
+            # mostly distinct free text (decision numbers, facts): not worth memoising
+            uvals, uprobs = self.normalise_distinct(fd, distinct)
+        else:
+            memo = self._memo.setdefault(fd, {})
+            miss = [v for v in distinct if v not in memo]
+            if miss:
+                mvals, mprobs = self.normalise_distinct(fd, miss)
+                fresh = {v: (nv, mprobs.get(i)) for i, (v, nv) in enumerate(zip(miss, mvals, strict=True))}
+                get = memo.get
+                hits = [get(v) or fresh[v] for v in distinct]
+                keep = [(v, r) for v, r in fresh.items() if v is None or len(v) <= MEMO_MAX_CHARS]
+                chars = self._memo_chars.get(fd, 0) + sum(len(v) for v, _ in keep if v)
+                if len(memo) + len(keep) > MEMO_MAX or chars > MEMO_MAX_TOTAL_CHARS:
+                    memo.clear()
+                    chars = sum(len(v) for v, _ in keep if v)
+                memo.update(keep)
+                self._memo_chars[fd] = chars
+            else:
+                hits = list(map(memo.__getitem__, distinct))
+            uvals = [h[0] for h in hits]
+            uprobs = {i: h[1] for i, h in enumerate(hits) if h[1] is not None}
+        problems: list[Problem] = []
+        if uprobs:
+            bad = np.zeros(len(uvals), bool)
+            bad[list(uprobs)] = True
+            for pos, c in zip(np.flatnonzero(bad[codes]).tolist(), codes[bad[codes]].tolist(), strict=True):
+                code, message = uprobs[c]
+                problems.append(Problem(pos, code, message))
+        return NormColumn(codes, uvals, problems)
+
+    def normalise_distinct(self, fd: FieldDef, raw: list) -> tuple[list, dict[int, tuple[str, str]]]:
+        """Normalised values of `raw` (distinct values) and {index: (code, message)} problems."""
+        values, problems = self.clean_text(fd, raw)
+        t = fd.type
+        if t == "text":
+            if fd.is_code:
+                values = [to_code(v) if v is not None else None for v in values]
+            return values, problems
+        if fd.is_code:  # uscc, org_code, registration_no, id_number
+            check = {
+                "uscc": check_uscc,
+                "org_code": check_org_code,
+                "registration_no": check_registration_no,
+            }.get(t)
+            values = [to_code(v) if v is not None else None for v in values]
+            if check:
+                for i, v in enumerate(values):
+                    if v is not None and i not in problems:
+                        found = check(v)
+                        if found:
+                            problems[i] = (found[0], f"{fd.label}“{shown(fd, v)}”{found[1]}")
+            return values, problems
+        if t == "date":
+            what = "不是有效日期（格式应为YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD或YYYY年M月D日）"
+            return self._parse_each(fd, values, problems, _iso_date, "invalid_date", what)
+        if t == "enum":
+            m = self.enum_maps[fd.enum]
+            # unknown values pass through unchanged: the GE value-set check reports them
+            return [v if v is None else (m.get(v) or m.get(v.upper()) or v) for v in values], problems
+        if t == "enum_list":
+            return self._enum_lists(fd, values, problems)
+        if t == "text_list":
+            return self._text_lists(fd, values, problems)
+        if t == "decimal":
+            return self._parse_each(
+                fd, values, problems, canonical_decimal, "invalid_decimal", "不是有效的数字"
+            )
+        raise ValueError(f"catalog field {fd.name}: unknown type {t!r}")
 
     # -- text pass ---------------------------------------------------------
-    def clean_text(self, fd: FieldDef, raw: Sequence[str | None]) -> tuple[list[str | None], list[Problem]]:
+    def clean_text(self, fd: FieldDef, raw: list) -> tuple[list, dict[int, tuple[str, str]]]:
         """Trim, NFC, refuse control characters / undecodable bytes; '' → None."""
-        problems: list[Problem] = []
+        problems: dict[int, tuple[str, str]] = {}
         present = [v for v in raw if v]
+        free = fd.type in FREE_TEXT_TYPES
         joined = "\n".join(present)
-        bad = _BAD_IN_TEXT if fd.type in FREE_TEXT_TYPES else _BAD_ANYWHERE
-        values: list[str | None] = [v.strip() or None if v else None for v in raw]
-        if bad.search(joined if fd.type in FREE_TEXT_TYPES else "".join(present)):
+        bad = _BAD_IN_TEXT if free else _BAD_ANYWHERE
+        values: list = [v.strip() or None if v else None for v in raw]
+        if bad.search(joined if free else "".join(present)):
             for i, v in enumerate(values):
                 if v is None:
                     continue
@@ -112,150 +259,69 @@ class Normaliser:
                         code, what = "invalid_encoding", "含有无法按声明的字符编码解读的字节"
                     else:
                         code, what = "control_character", f"含有控制字符 U+{ord(m[0]):04X}"
-                    problems.append(Problem(i, code, f"{fd.label}{what}，控制字符和乱码不予接收"))
+                    problems[i] = (code, f"{fd.label}{what}，控制字符和乱码不予接收")
                     values[i] = None
-        if not unicodedata.is_normalized("NFC", joined):
+        if not joined.isascii() and not unicodedata.is_normalized("NFC", joined):
             values = [unicodedata.normalize("NFC", v) if v else v for v in values]
         return values, problems
 
     # -- per type ------------------------------------------------------------
-    def column(self, fd: FieldDef, raw: Sequence[str | None]) -> tuple[list, list[Problem]]:
-        values, problems = self.clean_text(fd, raw)
-        t = fd.type
-        if t == "text":
-            if fd.is_code:
-                values = self._map_unique(values, to_code)
-            return values, problems
-        if fd.is_code:  # uscc, org_code, registration_no, id_number
-            return self._codes(fd, values, problems)
-        if t == "date":
-            return self._dates(fd, values, problems)
-        if t == "enum":
-            m = self.enum_maps[fd.enum]
-            # unknown values pass through unchanged: the GE value-set check reports them
-            return self._map_unique(values, lambda v: m.get(v) or m.get(v.upper()) or v), problems
-        if t == "enum_list":
-            return self._enum_lists(fd, values, problems)
-        if t == "text_list":
-            return self._text_lists(fd, values, problems)
-        if t == "decimal":
-            return self._decimals(fd, values, problems)
-        raise ValueError(f"catalog field {fd.name}: unknown type {t!r}")
-
     @staticmethod
-    def _map_unique(values: list, fn) -> list:
-        cache: dict = {None: None}
-        out = []
-        append = out.append
-        for v in values:
-            try:
-                append(cache[v])
-            except KeyError:
-                r = cache[v] = fn(v)
-                append(r)
-        return out
-
-    def _codes(self, fd: FieldDef, values: list, problems: list[Problem]) -> tuple[list, list[Problem]]:
-        check = {
-            "uscc": check_uscc,
-            "org_code": check_org_code,
-            "registration_no": check_registration_no,
-        }.get(fd.type)
-        cache = self._code_cache
-        out: list[str | None] = []
+    def _parse_each(fd: FieldDef, values: list, problems: dict, parse, code: str, what: str):
+        """Parse each present value; None from `parse` = a problem."""
+        out: list = []
         for i, v in enumerate(values):
             if v is None:
                 out.append(None)
                 continue
-            key = fd.type + "\x00" + v
-            hit = cache.get(key)
-            if hit is None:
-                code = to_code(v)
-                hit = (code, check(code) if check else None)
-                if len(cache) > 500_000:
-                    cache.clear()
-                cache[key] = hit
-            code, problem = hit
-            out.append(code)
-            if problem:
-                problems.append(Problem(i, problem[0], f"{fd.label}“{shown(fd, code)}”{problem[1]}"))
-        return out, problems
-
-    def _dates(self, fd: FieldDef, values: list, problems: list[Problem]) -> tuple[list, list[Problem]]:
-        def iso(v: str) -> str | None:
-            d = parse_date(v)
-            return d.isoformat() if d else None
-
-        what = "不是有效日期（格式应为YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD或YYYY年M月D日）"
-        return self._parse_each(fd, values, problems, iso, "invalid_date", what)
-
-    def _decimals(self, fd: FieldDef, values: list, problems: list[Problem]) -> tuple[list, list[Problem]]:
-        return self._parse_each(fd, values, problems, canonical_decimal, "invalid_decimal", "不是有效的数字")
-
-    @staticmethod
-    def _parse_each(fd: FieldDef, values: list, problems: list[Problem], parse, code: str, what: str):
-        """Parse each present value (once per distinct value); None from `parse` = a problem."""
-        cache: dict[str, str | None] = {}
-        out: list[str | None] = []
-        for i, v in enumerate(values):
-            if v is None:
-                out.append(None)
-                continue
-            try:
-                parsed = cache[v]
-            except KeyError:
-                parsed = cache[v] = parse(v)
+            parsed = parse(v)
             if parsed is None:
-                problems.append(Problem(i, code, f"{fd.label}“{shown(fd, v)}”{what}"))
+                problems[i] = (code, f"{fd.label}“{shown(fd, v)}”{what}")
             out.append(parsed)
         return out, problems
 
     def _split(self, value: str) -> list[str]:
         return [p for p in (s.strip() for s in _LIST_SEP.split(value)) if p]
 
-    def _enum_lists(self, fd: FieldDef, values: list, problems: list[Problem]) -> tuple[list, list[Problem]]:
+    def _enum_lists(self, fd: FieldDef, values: list, problems: dict) -> tuple[list, dict]:
         m = self.enum_maps[fd.enum]
-        cache: dict[str, tuple[list[str] | None, list[str]]] = {}
-        out: list[list[str] | None] = []
+        out: list = []
         for i, v in enumerate(values):
             if v is None:
                 out.append(None)
                 continue
-            hit = cache.get(v)
-            if hit is None:
-                codes, unknown = [], []
-                for item in self._split(v):
-                    code = m.get(item) or m.get(item.upper())
-                    if code is None:
-                        unknown.append(item)
-                    elif code not in codes:
-                        codes.append(code)
-                hit = cache[v] = (codes or None, unknown)
-            codes, unknown = hit
+            codes, unknown = [], []
+            for item in self._split(v):
+                code = m.get(item) or m.get(item.upper())
+                if code is None:
+                    unknown.append(item)
+                elif code not in codes:
+                    codes.append(code)
             if unknown:
                 allowed = "、".join(e.label for e in self.catalog.enums[fd.enum])
-                problems.append(
-                    Problem(
-                        i,
-                        "invalid_enum",
-                        f"{fd.label}含有不在目录中的值“{'、'.join(unknown)}”（可选：{allowed}）",
-                    )
+                problems[i] = (
+                    "invalid_enum",
+                    f"{fd.label}含有不在目录中的值“{'、'.join(unknown)}”（可选：{allowed}）",
                 )
-            out.append(list(codes) if codes else None)
+            out.append(codes or None)
         return out, problems
 
-    def _text_lists(self, fd: FieldDef, values: list, problems: list[Problem]) -> tuple[list, list[Problem]]:
-        out: list[list[str] | None] = []
+    def _text_lists(self, fd: FieldDef, values: list, problems: dict) -> tuple[list, dict]:
+        out: list = []
         for i, v in enumerate(values):
             items = self._split(v) if v is not None else []
-            if fd.max_length is not None:
+            if fd.max_length is not None and i not in problems:
                 for item in items:
                     if len(item) > fd.max_length:
-                        problems.append(
-                            Problem(
-                                i, "too_long", f"{fd.label}中的“{shown(fd, item)}”超过{fd.max_length}个字符"
-                            )
+                        problems[i] = (
+                            "too_long",
+                            f"{fd.label}中的“{shown(fd, item)}”超过{fd.max_length}个字符",
                         )
                         break
             out.append(items or None)
         return out, problems
+
+
+def _iso_date(v: str) -> str | None:
+    d = parse_date(v)
+    return d.isoformat() if d else None

@@ -14,11 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import BinaryIO
-
-import numpy as np
 
 from validation.catalog import Category
 
@@ -52,7 +51,7 @@ class RawBlock:
     first_row: int
     last_row: int
     rownos: list[int] = field(default_factory=list)  # rows that parsed, in order
-    columns: dict[str, list] = field(default_factory=dict)  # field name -> raw values along rownos
+    columns: dict[str, Sequence] = field(default_factory=dict)  # field name -> raw values along rownos
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -88,8 +87,10 @@ def parse_media_type(content_type: str) -> MediaType:
     )
 
 
-def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """Decoded lines (newline kept), each at most MAX_LINE_BYTES; longer ones become _OVERLONG."""
+def _byte_pieces(stream: BinaryIO, encoding: str) -> Iterator[Iterable[str]]:
+    """Decoded lines (newline kept) in pieces of up to ~1 MiB, each line at most
+    MAX_LINE_BYTES; longer ones become _OVERLONG. Chained, the pieces are iterated
+    line by line in C (csv.reader pulls one line at a time)."""
     pending = b""
     skipping = False
     first = True
@@ -103,9 +104,9 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
                 )
         if not piece:
             if skipping:
-                yield _OVERLONG
+                yield (_OVERLONG,)
             elif pending:
-                yield pending.decode(encoding, "surrogateescape")
+                yield (pending.decode(encoding, "surrogateescape"),)
             return
         cut = piece.rfind(b"\n")
         if skipping:
@@ -113,7 +114,7 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
                 continue
             start = piece.find(b"\n") + 1
             skipping = False
-            yield _OVERLONG + "\n"
+            yield (_OVERLONG + "\n",)
             piece = piece[start:]
             cut = piece.rfind(b"\n")
         if cut < 0:
@@ -125,7 +126,24 @@ def _byte_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
         pending = piece[cut + 1 :]
         if len(pending) > MAX_LINE_BYTES:
             pending, skipping = b"", True
-        yield from io.StringIO(text, newline="")
+        yield io.StringIO(text, newline="")
+
+
+class _Lines:
+    """Line iterator over `_byte_pieces` that can be closed early."""
+
+    def __init__(self, stream: BinaryIO, encoding: str):
+        self.pieces = _byte_pieces(stream, encoding)
+        self.it = chain.from_iterable(self.pieces)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.it
+
+    def __next__(self) -> str:
+        return next(self.it)
+
+    def close(self) -> None:
+        self.pieces.close()
 
 
 def _bad_header(text: str) -> bool:
@@ -135,8 +153,8 @@ def _bad_header(text: str) -> bool:
 class CsvSource:
     def __init__(self, stream: BinaryIO, category: Category, encoding: str):
         self.category = category
-        self.lines = _byte_lines(stream, encoding)
-        self.reader = csv.reader(self.lines)
+        self.lines = _Lines(stream, encoding)
+        self.reader = csv.reader(self.lines.it)
         header = self._first_record()
         if header is None:
             raise BatchParseError("empty_file", "文件为空，没有表头和数据")
@@ -158,65 +176,89 @@ class CsvSource:
             if rec:
                 return rec
 
+    def _take(self, want: int) -> tuple[list, bool]:
+        """The next `want` rows as csv records (blank lines, which are not rows, included
+        as []); a record that failed to parse is its csv.Error. Returns (records, at_end)."""
+        reader = self.reader
+        out: list = []
+        got = 0
+        while got < want:
+            start = len(out)
+            try:
+                out.extend(islice(reader, want - got))
+            except csv.Error as exc:
+                out.append(exc)
+            new = len(out) - start
+            if new == 0:
+                return out, True
+            got += new - (out[start:] if start else out).count([])
+        return out, False
+
     def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
         ncols = len(self.fields)
-        reader = self.reader
         row = 0
-        block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
-        records: list[list[str]] = []
-        while True:
-            try:
-                rec = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                row += 1
-                if row > start_after_row:
-                    block.rejections.append(
-                        Rejection(row, None, "malformed_row", f"第{row}行无法解析：{exc}")
-                    )
+        at_end = False
+        if start_after_row:
+            skipped, at_end = self._take(start_after_row)
+            row = sum(1 for r in skipped if r != [])
+            del skipped
+        while not at_end:
+            records, at_end = self._take(block_rows)
+            block = RawBlock(first_row=row + 1, last_row=row)
+            try:  # common case: every record is a row with the right number of columns
+                uniform = len(set(map(len, records))) == 1 and len(records[0]) == ncols
+            except TypeError:  # a csv.Error has no len()
+                uniform = False
+            if uniform:
+                block.rownos = list(range(row + 1, row + 1 + len(records)))
+                row += len(records)
+                good = records
             else:
-                if not rec:
-                    continue  # blank line: not a row
-                row += 1
-                if row <= start_after_row:
-                    continue
-                if len(rec) == ncols:
-                    records.append(rec)
-                    block.rownos.append(row)
-                elif rec[0] == _OVERLONG:
-                    block.rejections.append(
-                        Rejection(
-                            row, None, "row_too_long", f"第{row}行超过{MAX_LINE_BYTES // 1024} KiB，未读取"
+                good = []
+                rownos = block.rownos
+                for rec in records:
+                    if rec.__class__ is not list:
+                        row += 1
+                        block.rejections.append(
+                            Rejection(row, None, "malformed_row", f"第{row}行无法解析：{rec}")
                         )
-                    )
-                else:
-                    block.rejections.append(
-                        Rejection(
-                            row,
-                            None,
-                            "wrong_column_count",
-                            f"第{row}行有{len(rec)}列，表头有{ncols}列（列数不符，可能是引号或分隔符有误）",
+                        continue
+                    if not rec:
+                        continue  # blank line: not a row
+                    row += 1
+                    if len(rec) == ncols:
+                        good.append(rec)
+                        rownos.append(row)
+                    elif rec[0] == _OVERLONG:
+                        block.rejections.append(
+                            Rejection(
+                                row,
+                                None,
+                                "row_too_long",
+                                f"第{row}行超过{MAX_LINE_BYTES // 1024} KiB，未读取",
+                            )
                         )
-                    )
-            if row - block.first_row + 1 >= block_rows and row >= block.first_row:
-                yield self._finish(block, records, row)
-                records = []
-                block = RawBlock(first_row=row + 1, last_row=row)
+                    else:
+                        block.rejections.append(
+                            Rejection(
+                                row,
+                                None,
+                                "wrong_column_count",
+                                f"第{row}行有{len(rec)}列，表头有{ncols}列（列数不符，可能是引号或分隔符有误）",
+                            )
+                        )
+            del records
+            if row < block.first_row:
+                break
+            block.last_row = row
+            if good:
+                block.columns = dict(zip(self.fields, zip(*good, strict=True), strict=True))
+            else:
+                block.columns = {name: () for name in self.fields}
+            del good
+            yield block
         if row == 0:
             raise BatchParseError("no_data_rows", "文件只有表头，没有数据行")
-        if row >= block.first_row:
-            yield self._finish(block, records, row)
-
-    def _finish(self, block: RawBlock, records: list[list[str]], row: int) -> RawBlock:
-        block.last_row = row
-        if records:
-            table = np.array(records, dtype=object)  # rows x columns, transposed column-wise below
-            for j, name in enumerate(self.fields):
-                block.columns[name] = table[:, j].tolist()
-        else:
-            block.columns = {name: [] for name in self.fields}
-        return block
 
 
 def resolve_header(category: Category, header: list[str]) -> list[str]:
@@ -258,7 +300,7 @@ def _json_cell(value: object, is_list: bool) -> tuple[str | None, bool]:
 class NdjsonSource:
     def __init__(self, stream: BinaryIO, category: Category):
         self.category = category
-        self.lines = _byte_lines(stream, "utf-8")
+        self.lines = _Lines(stream, "utf-8")
         self.list_fields = {f.name for f in category.fields if f.type in {"enum_list", "text_list"}}
         self.names = [f.name for f in category.fields]
         self.name_set = set(self.names)
