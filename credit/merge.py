@@ -10,10 +10,14 @@ it with INSERT … SELECT / UPDATE … FROM.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 
 from django.db import connection
 
 from credit.publicity import publicity_reason_sql
+
+log = logging.getLogger(__name__)
 
 CHANGED = ("created", "updated", "withdrawn", "pending_subject")
 OUTCOMES = ("created", "updated", "unchanged", "withdrawn", "pending_subject", "rejected")
@@ -287,9 +291,11 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
     with connection.cursor() as cursor:
         cursor.execute(_TEMP)
         statements = list(_REGISTRATION_SQL) if category == "registration" else list(_SUBJECTS_SQL)
-        statements += [_CLASSIFY_SQL, "ANALYZE credit_mc", _REJECT_SQL, _NEW_IDS_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        statements += [_CLASSIFY_SQL, _REJECT_SQL, _NEW_IDS_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         for sql in statements:
+            started = time.perf_counter()
             cursor.execute(sql, params)
+            log.debug("merge %.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:80])
         cursor.execute("SELECT outcome, count(*) FROM credit_mc GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
         cursor.execute("TRUNCATE credit_mc")

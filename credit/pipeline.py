@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +34,8 @@ from validation.catalog import SUBJECT_KEY, current_catalog
 
 log = logging.getLogger(__name__)
 
-VALIDATE_CHUNK_ROWS = 20_000
-MERGE_CHUNK_ROWS = 20_000
+# one transaction per chunk; the environment variable lets crash tests use smaller chunks
+VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "20000"))
 
 Progress = Callable[[Batch], None]
 

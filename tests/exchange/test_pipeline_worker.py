@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import pytest
@@ -19,6 +20,9 @@ from credit.models import (
 from exchange.models import Batch, BatchRejection
 from exchange.services.batches import batch_receive
 from tests.credit.factories import ndjson, org_code, penalty, registration
+
+# the worker subprocess inherits this: several chunks per stage, so kills land between chunk commits
+os.environ.setdefault("CREDIT_PIPELINE_CHUNK_ROWS", "4000")
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -110,7 +114,7 @@ def _wipe():
 def test_sigkill_mid_batch_gives_the_same_end_state(celery_worker_process):
     department = _department()
     registrations = ndjson([registration(i) for i in range(0, 200, 2)])  # half the subjects registered
-    penalties = ndjson(_penalty_rows(40_000))
+    penalties = ndjson(_penalty_rows(16_000))
 
     # uninterrupted run
     regs = _wait(_submit(department, "registration", registrations, "r-a"))
@@ -118,7 +122,7 @@ def test_sigkill_mid_batch_gives_the_same_end_state(celery_worker_process):
     expected = _snapshot([regs, pens])
     c = pens.counts
     assert pens.status == "completed"
-    assert c["rows"] == 40_000 and c["rows"] == c["accepted"] + c["rejected"]
+    assert c["rows"] == 16_000 and c["rows"] == c["accepted"] + c["rejected"]
     assert c["accepted"] == c["created"] + c["updated"] + c["unchanged"] + c["withdrawn"] + c["pending_subject"]
     assert c["pending_subject"] > 0 and c["rejected"] > 0 and c["unchanged"] > 0
     _wipe()
