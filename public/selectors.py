@@ -6,13 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from html import escape
 from typing import Any
 
+import psycopg
 from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from credit.identity import code_normalise
-from public.models import PublicAlias, PublicRecord, PublicSubject
+from public.models import PublicAlias, PublicSubject
 from public.search import Query, name_bigrams
 from validation.catalog import Catalog, file_catalog
 
@@ -21,6 +26,41 @@ PAGE_SIZE = 20
 MATCH_CAP = 1000  # a search lists at most this many matches; more means "be more specific"
 CATEGORY_ORDER = ("admin_license", "admin_penalty", "red_list", "black_list")
 ETAG_VERSION = "1"  # bump when pages change shape, so caches drop old copies
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, prepared on first use: the views nest three deep, and planning them costs
+    more than running them (~0.5 ms against ~0.1 ms a lookup); a prepared statement is planned once
+    per connection (connections live CONN_MAX_AGE)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs the statement with its parameters in place, as Django logs any other: Django reads that text
+    back from psycopg, which keeps none for a prepared statement."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def _cursor():
+    """A cursor on the `public` alias for the hot queries: Django's wrapper (errors, query logging and
+    assertNumQueries see it) around a prepared-statement cursor."""
+    connection = connections[DB]
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django's default, which turns preparing off altogether; Django's own
+        raw.prepare_threshold = 2**31 - 1  # (client-binding) cursors never prepare, so only _PreparedCursor does
+        # One plan per statement, made once: left to choose, PostgreSQL keeps planning the search afresh
+        # (its generic estimate for LIKE/@> looks dearer), 3–9 ms a time; the generic plan is the same
+        # index plan (EXPLAIN in bench/README.md "## lookup"). Only prepared statements heed this setting.
+        with raw.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+    wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
+    return wrapper(_PreparedCursor(raw), connection)
 
 
 @lru_cache(maxsize=1)
@@ -76,31 +116,46 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Each branch yields a candidate with what the ranking needs (the subject's USCC and search name), so that
+# the ranking runs over the candidates (up to MATCH_CAP + 1 of each branch) and only the page's 20 rows
+# are read back from the view for display.
 _SEARCH_SQL = """
 WITH candidates AS (
     {branches}
 ), matched AS (
-    SELECT DISTINCT ON (c.id) c.id, c.former_name FROM candidates c ORDER BY c.id, c.former_name NULLS FIRST
+    SELECT DISTINCT ON (c.id) c.* FROM candidates c ORDER BY c.id, c.former_name NULLS FIRST
+), ranked AS (
+    SELECT m.id, m.former_name, count(*) OVER () AS total,
+           row_number() OVER (ORDER BY (m.uscc IS NOT DISTINCT FROM %(code)s) DESC, (m.search_name = %(name)s) DESC,
+                                       (m.search_name LIKE %(prefix)s ESCAPE '\\') DESC, (m.former_name IS NULL) DESC,
+                                       length(m.search_name), m.id) AS rank
+    FROM matched m
+    ORDER BY rank LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT s.id, s.code, s.name, s.kind, s.status, s.id_number_masked, m.former_name, count(*) OVER () AS total
-FROM matched m JOIN public_view.subjects s ON s.id = m.id
-ORDER BY (s.uscc IS NOT DISTINCT FROM %(code)s) DESC, (s.search_name = %(name)s) DESC,
-         (s.search_name LIKE %(prefix)s ESCAPE '\\') DESC, (m.former_name IS NULL) DESC, length(s.search_name), s.id
-LIMIT %(limit)s OFFSET %(offset)s
+SELECT s.id, s.code, s.name, s.kind, s.status, s.id_number_masked, r.former_name, r.total
+FROM ranked r JOIN public_view.subjects s ON s.id = r.id
+ORDER BY r.rank
 """
 _NAME_BRANCHES = [
-    """(SELECT s.id, NULL::text AS former_name FROM public_view.subjects s
+    """(SELECT s.id, NULL::text AS former_name, s.uscc, s.search_name FROM public_view.subjects s
         WHERE s.name_bigrams @> %(bigrams)s::text[] AND s.search_name LIKE %(infix)s ESCAPE '\\' LIMIT %(cap)s)""",
-    """(SELECT a.subject_id, a.value FROM public_view.aliases a
+    """(SELECT a.subject_id, a.value, s.uscc, s.search_name
+        FROM public_view.aliases a JOIN public_view.subjects s ON s.id = a.subject_id
         WHERE a.kind = 'former_name' AND a.name_bigrams @> %(bigrams)s::text[]
           AND a.search_name LIKE %(infix)s ESCAPE '\\' LIMIT %(cap)s)""",
 ]
 _CODE_BRANCHES = [
-    """(SELECT s.id, NULL::text FROM public_view.subjects s WHERE s.uscc = %(code)s)""",
-    """(SELECT s.id, NULL::text FROM public_view.subjects s WHERE s.uscc LIKE %(code_infix)s LIMIT %(cap)s)""",
-    """(SELECT a.subject_id, NULL::text FROM public_view.aliases a
+    """(SELECT s.id, NULL::text, s.uscc, s.search_name FROM public_view.subjects s WHERE s.uscc = %(code)s)""",
+    """(SELECT a.subject_id, NULL::text, s.uscc, s.search_name
+        FROM public_view.aliases a JOIN public_view.subjects s ON s.id = a.subject_id
         WHERE a.kind <> 'former_name' AND a.value_key LIKE %(code_infix)s LIMIT %(cap)s)""",
 ]
+# Part of a USCC. Not for a whole one: the column holds 18 characters at most, so only the equal code can
+# contain it (the branch above), and pg_trgm would have to intersect the posting lists of the trigrams
+# every USCC of the province shares ("914", "143", "430", …): 60–80 ms on 1M subjects, for nothing.
+_USCC_PART_BRANCH = """(SELECT s.id, NULL::text, s.uscc, s.search_name FROM public_view.subjects s
+        WHERE s.uscc LIKE %(code_infix)s LIMIT %(cap)s)"""
+USCC_LENGTH = 18
 
 _BADGES_SQL = """
 SELECT subject_id,
@@ -128,8 +183,10 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
     }
     if query.code:
         branches += _CODE_BRANCHES
+        if len(query.code) < USCC_LENGTH:
+            branches.append(_USCC_PART_BRANCH)
         params["code_infix"] = f"%{query.code}%"
-    with connections[DB].cursor() as cursor:
+    with _cursor() as cursor:  # prepared: planning this UNION over the views costs more than running it
         cursor.execute(_SEARCH_SQL.format(branches="\n    UNION ALL\n    ".join(branches)), params)
         rows = cursor.fetchall()
         result.hits = [SearchHit(id=r[0], code=r[1], name=r[2], kind=r[3], status=r[4], id_number_masked=r[5],
@@ -146,15 +203,6 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
     return result
 
 
-def subject_get(*, code: str) -> PublicSubject | None:
-    """The public subject with this code: USCC, or "N-<id>" for a subject without one."""
-    value = code_normalise(code)
-    subjects = PublicSubject.objects.using(DB)
-    if value.startswith("N-") and value[2:].isdigit():
-        return subjects.filter(id=int(value[2:]), uscc__isnull=True).first()
-    return subjects.filter(uscc=value).first()
-
-
 def subject_code_for_alias(*, code: str) -> str | None:
     """The canonical code of the subject a legacy code (registration number, organisation code) names."""
     alias = (PublicAlias.objects.using(DB).filter(value_key=code_normalise(code)).exclude(kind="former_name")
@@ -162,24 +210,16 @@ def subject_code_for_alias(*, code: str) -> str | None:
     return alias.subject.code if alias else None
 
 
-def subject_etag(*, subject: PublicSubject) -> str:
-    """Changes whenever the page would: the subject, any public record (added, changed, leaving publicity,
-    objection opened or closed), and the calendar day (publicity windows move with it)."""
-    with connections[DB].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), max(updated_at), count(*) FILTER (WHERE under_objection), "
-            "coalesce(sum(id), 0), public_view.today() FROM public_view.records WHERE subject_id = %s",
-            [subject.id])
-        count, last, objections, ids, today = cursor.fetchone()
-    raw = f"{ETAG_VERSION}|{subject.id}|{subject.updated_at.isoformat()}|{count}|{last}|{objections}|{ids}|{today}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
 @dataclass
 class ShownField:
     name: str
     label: str
     value: str
+
+
+def _fields_html(fields: list[ShownField]) -> SafeString:
+    """<dt>label</dt><dd>value</dd> for each field, escaped (html.escape: format_html_join costs 10× more)."""
+    return mark_safe("".join(f"<dt>{escape(f.label)}</dt><dd>{escape(f.value)}</dd>" for f in fields))  # noqa: S308
 
 
 @dataclass
@@ -193,6 +233,21 @@ class ShownRecord:
     publicity_from: dt.date | None
     publicity_until: dt.date | None
     under_objection: bool
+
+    # What the page shows, made here rather than by template loops and filters (the page's main cost).
+    @cached_property
+    def fields_html(self) -> SafeString:
+        """The fields as <dt>/<dd> pairs, escaped."""
+        return _fields_html(self.fields)
+
+    @cached_property
+    def updated_text(self) -> str:
+        """updated_at on the platform's clock, as the page shows it (Y-m-d H:i)."""
+        return timezone.localtime(self.updated_at).strftime("%Y-%m-%d %H:%M")
+
+    @cached_property
+    def publicity_until_text(self) -> str:
+        return self.publicity_until.isoformat() if self.publicity_until else ""
 
 
 @dataclass
@@ -209,6 +264,13 @@ class SubjectProfile:
     legacy_codes: list[tuple[str, str]]
     registration: ShownRecord | None
     categories: list[ShownCategory]
+
+    @cached_property
+    def basic_fields_html(self) -> SafeString:
+        """The registration's fields for the basic-information block: those the block does not show already."""
+        if self.registration is None:
+            return mark_safe("")
+        return _fields_html([f for f in self.registration.fields if f.name not in _BASIC_SHOWN])
 
     @property
     def penalties(self) -> int:
@@ -240,46 +302,102 @@ def _shown_value(cat: Catalog, fd, value: Any) -> str:
     return str(value)
 
 
+_BASIC_SHOWN = {"uscc", "name", "subject_type", "former_names", "registration_no"}  # the page's own lines
 _NOT_SHOWN = {"op", "usage_scope", "subject_name", "subject_type", "uscc", "registration_no", "org_code",
               "legal_representative", "id_type", "id_number"}
 
 
-def record_shown(record: PublicRecord) -> ShownRecord:
-    """A record's own fields (the catalog's, in its order, with its labels); the subject block is the page's."""
+def record_shown(row: list) -> ShownRecord:
+    """A record's own fields (the catalog's, in its order, with its labels); the subject block is the page's.
+    `row` as _SUBJECT_SQL aggregates it: id, category, data, publicity_from, publicity_until, department,
+    updated_at, under_objection (dates and times as JSON gives them)."""
+    record_id, category_name, data, publicity_from, publicity_until, department, updated_at, objection = row
     cat = catalog()
-    category = cat.categories.get(record.category)
+    category = cat.categories.get(category_name)
     fields = []
     if category is not None:
         for fd in category.fields:
-            if fd.name in _NOT_SHOWN and record.category != "registration":
+            if fd.name in _NOT_SHOWN and category_name != "registration":
                 continue
             if fd.name in {"op", "id_number", "publicity_until"}:  # the computed publicity_until is shown instead
                 continue
-            value = _shown_value(cat, fd, record.data.get(fd.name))
+            value = _shown_value(cat, fd, data.get(fd.name))
             if value:
                 fields.append(ShownField(name=fd.name, label=fd.label, value=value))
-    return ShownRecord(id=record.id, category=record.category, fields=fields, data=record.data,
-                       department=record.department_name, updated_at=record.updated_at,
-                       publicity_from=record.publicity_from, publicity_until=record.publicity_until,
-                       under_objection=record.under_objection)
+    return ShownRecord(id=record_id, category=category_name, fields=fields, data=data, department=department,
+                       updated_at=dt.datetime.fromisoformat(updated_at),
+                       publicity_from=dt.date.fromisoformat(publicity_from) if publicity_from else None,
+                       publicity_until=dt.date.fromisoformat(publicity_until) if publicity_until else None,
+                       under_objection=objection)
 
 
-def subject_profile(*, subject: PublicSubject) -> SubjectProfile:
+# The subject page in one round trip: the subject, its records in publicity (the page's order) and its
+# aliases; the ETag is computed from the same rows, so a conditional GET costs this one query too.
+_SUBJECT_SQL = """
+SELECT s.id, s.code, s.kind, s.uscc, s.id_number_masked, s.name, s.registered, s.legal_representative,
+       s.status, s.address, s.registration_authority, s.registration::json, s.updated_at, public_view.today(),
+       (SELECT json_agg(json_build_array(r.id, r.category, r.data, r.publicity_from, r.publicity_until,
+                                         r.department_name, r.updated_at, r.under_objection)
+                        ORDER BY r.category, r.publicity_from DESC, r.updated_at DESC, r.id DESC)
+        FROM public_view.records r WHERE r.subject_id = s.id),
+       (SELECT json_agg(json_build_array(a.kind, a.value) ORDER BY a.kind, a.id)
+        FROM public_view.aliases a WHERE a.subject_id = s.id)
+FROM public_view.subjects s
+WHERE {where}
+"""
+_SUBJECT_BY_USCC = _SUBJECT_SQL.format(where="s.uscc = %s")
+_SUBJECT_BY_ID = _SUBJECT_SQL.format(where="s.id = %s AND s.uscc IS NULL")
+
+
+@dataclass
+class SubjectPage:
+    subject: PublicSubject
+    profile: SubjectProfile
+    etag: str
+
+
+def subject_page(*, code: str) -> SubjectPage | None:
+    """The public subject with this code (USCC, or "N-<id>" for a subject without one), its profile and
+    ETag; None when there is no such public subject."""
+    value = code_normalise(code)
+    if value.startswith("N-") and value[2:].isdigit():
+        sql, param = _SUBJECT_BY_ID, int(value[2:])
+    else:
+        sql, param = _SUBJECT_BY_USCC, value
+    with _cursor() as cursor:
+        cursor.execute(sql, [param])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    subject = PublicSubject(*row[:13])
+    today, record_rows, alias_rows = row[13], row[14] or [], row[15] or []
+    records = [record_shown(r) for r in record_rows]
+    return SubjectPage(subject=subject, profile=_profile(subject, records, alias_rows),
+                       etag=_etag(subject, records, today))
+
+
+def _etag(subject: PublicSubject, records: list[ShownRecord], today: dt.date) -> str:
+    """Changes whenever the page would: the subject, any public record (added, changed, leaving publicity,
+    objection opened or closed), and the calendar day (publicity windows move with it)."""
+    last = max((r.updated_at for r in records), default=None)
+    objections = sum(r.under_objection for r in records)
+    ids = sum(r.id for r in records)
+    raw = (f"{ETAG_VERSION}|{subject.id}|{subject.updated_at.isoformat()}|{len(records)}|{last}|{objections}"
+           f"|{ids}|{today}")
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _profile(subject: PublicSubject, records: list[ShownRecord], aliases: list[list[str]]) -> SubjectProfile:
     cat = catalog()
-    records = list(PublicRecord.objects.using(DB).filter(subject_id=subject.id)
-                   .order_by("category", "-publicity_from", "-updated_at", "-id"))
-    aliases = list(PublicAlias.objects.using(DB).filter(subject_id=subject.id).order_by("kind", "id")
-                   .values_list("kind", "value"))
-    registration = next((record_shown(r) for r in records if r.category == "registration"), None)
     categories = [
         ShownCategory(name=name, label=cat.categories[name].label,
-                      records=[record_shown(r) for r in records if r.category == name])
+                      records=[r for r in records if r.category == name])
         for name in CATEGORY_ORDER if name in cat.categories
     ]
     return SubjectProfile(
         subject=subject,
         former_names=[v for k, v in aliases if k == "former_name"],
         legacy_codes=[(k, v) for k, v in aliases if k != "former_name"],
-        registration=registration,
+        registration=next((r for r in records if r.category == "registration"), None),
         categories=categories,
     )

@@ -49,9 +49,9 @@ def search_page(request):
 
 
 def _subject_etag(request, code: str) -> str | None:
-    subject = selectors.subject_get(code=code)
-    request.public_subject = subject  # the view reuses it: one lookup per request
-    return selectors.subject_etag(subject=subject) if subject else None
+    page = selectors.subject_page(code=code)
+    request.public_subject_page = page  # the view reuses it: one query per request, 304 or 200
+    return page.etag if page else None
 
 
 @require_safe
@@ -59,15 +59,14 @@ def _subject_etag(request, code: str) -> str | None:
 @public_cached
 @condition(etag_func=_subject_etag)
 def subject_page(request, code: str):
-    subject = request.public_subject
-    if subject is None:
+    page = request.public_subject_page
+    if page is None:
         canonical = selectors.subject_code_for_alias(code=code)
         if canonical:
             return redirect("public:subject", code=canonical, permanent=True)
         return render(request, "public/not_found.html", {"code": code}, status=404)
-    profile = selectors.subject_profile(subject=subject)
     return render(request, "public/subject.html", {
-        "profile": profile, "subject": subject, "kind_label": selectors.kind_label(subject.kind),
+        "profile": page.profile, "subject": page.subject, "kind_label": selectors.kind_label(page.subject.kind),
     })
 
 

@@ -97,13 +97,13 @@ class SubjectDetailView(PublicView):
                    404: _problem("not_found"), 429: RATE_LIMITED},
     )
     def get(self, request, code: str):
-        subject = selectors.subject_get(code=code)
-        if subject is None:
+        page = selectors.subject_page(code=code)
+        if page is None:
             raise Problem("没有这个公开的信用主体。", code="not_found", status=404, title="未找到")
-        etag = quote_etag(selectors.subject_etag(subject=subject))
+        etag = quote_etag(page.etag)
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             return Response(status=304, headers={"ETag": etag})
-        profile = selectors.subject_profile(subject=subject)
+        subject, profile = page.subject, page.profile
         aliases = profile.legacy_codes
         body = {
             "code": subject.code, "kind": subject.kind, "name": subject.name, "uscc": subject.uscc,
