@@ -166,4 +166,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # great-expectations announces its internals at INFO on every import
+    "loggers": {"great_expectations": {"level": "WARNING"}},
 }
