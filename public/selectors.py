@@ -6,15 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from html import escape
+from functools import lru_cache
 from typing import Any
 
 import psycopg
 from django.db import connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
-from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
 from credit.identity import code_normalise
 from public.models import PublicAlias, PublicSubject
@@ -217,11 +214,6 @@ class ShownField:
     value: str
 
 
-def _fields_html(fields: list[ShownField]) -> SafeString:
-    """<dt>label</dt><dd>value</dd> for each field, escaped (html.escape: format_html_join costs 10× more)."""
-    return mark_safe("".join(f"<dt>{escape(f.label)}</dt><dd>{escape(f.value)}</dd>" for f in fields))  # noqa: S308
-
-
 @dataclass
 class ShownRecord:
     id: int
@@ -233,21 +225,6 @@ class ShownRecord:
     publicity_from: dt.date | None
     publicity_until: dt.date | None
     under_objection: bool
-
-    # What the page shows, made here rather than by template loops and filters (the page's main cost).
-    @cached_property
-    def fields_html(self) -> SafeString:
-        """The fields as <dt>/<dd> pairs, escaped."""
-        return _fields_html(self.fields)
-
-    @cached_property
-    def updated_text(self) -> str:
-        """updated_at on the platform's clock, as the page shows it (Y-m-d H:i)."""
-        return timezone.localtime(self.updated_at).strftime("%Y-%m-%d %H:%M")
-
-    @cached_property
-    def publicity_until_text(self) -> str:
-        return self.publicity_until.isoformat() if self.publicity_until else ""
 
 
 @dataclass
@@ -264,13 +241,6 @@ class SubjectProfile:
     legacy_codes: list[tuple[str, str]]
     registration: ShownRecord | None
     categories: list[ShownCategory]
-
-    @cached_property
-    def basic_fields_html(self) -> SafeString:
-        """The registration's fields for the basic-information block: those the block does not show already."""
-        if self.registration is None:
-            return mark_safe("")
-        return _fields_html([f for f in self.registration.fields if f.name not in _BASIC_SHOWN])
 
     @property
     def penalties(self) -> int:
@@ -302,7 +272,6 @@ def _shown_value(cat: Catalog, fd, value: Any) -> str:
     return str(value)
 
 
-_BASIC_SHOWN = {"uscc", "name", "subject_type", "former_names", "registration_no"}  # the page's own lines
 _NOT_SHOWN = {"op", "usage_scope", "subject_name", "subject_type", "uscc", "registration_no", "org_code",
               "legal_representative", "id_type", "id_number"}
 

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import condition, require_safe
 
-from public import selectors
+from public import html, selectors
 from public.ratelimit import rate_limited_page
 from public.search import query_parse
 
@@ -45,6 +45,7 @@ def search_page(request):
         result = selectors.subject_search(query=query, page=_page_number(request.GET.get("page")))
     return render(request, "public/search.html", {
         "query": query, "result": result, "match_cap": selectors.MATCH_CAP,
+        "hits_html": html.hits_html(result.hits) if result else "",
     })
 
 
@@ -65,8 +66,12 @@ def subject_page(request, code: str):
         if canonical:
             return redirect("public:subject", code=canonical, permanent=True)
         return render(request, "public/not_found.html", {"code": code}, status=404)
+    profile = page.profile
     return render(request, "public/subject.html", {
-        "profile": page.profile, "subject": page.subject, "kind_label": selectors.kind_label(page.subject.kind),
+        "profile": profile, "subject": page.subject, "kind_label": selectors.kind_label(page.subject.kind),
+        "badges_html": html.badges_html(profile), "basic_fields_html": html.basic_fields_html(profile),
+        "categories_html": html.categories_html(profile),
+        "registration_updated": html.updated_text(profile.registration) if profile.registration else "",
     })
 
 
