@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
@@ -35,7 +36,7 @@ __all__ = [
     "validate_batch",
 ]
 
-GE_BLOCK_ROWS = 100_000
+GE_BLOCK_ROWS = 200_000
 LIST_TYPES = {"enum_list", "text_list"}
 
 
@@ -130,6 +131,7 @@ class ChunkChecker:
         self.subject_key = SUBJECT_KEY in category.natural_key
         self.org_rule = any(r.rule == "org_code_matches_uscc" for r in category.rules)
         self.order = {name: i for i, name in enumerate(self.fields)}
+        self.distinct_text: set[str] = set()  # free-text fields found mostly distinct in this batch
 
     def check(self, block: RawBlock, chunk_rows: int) -> Iterator[ValidatedChunk]:
         n = len(block.rownos)
@@ -142,7 +144,10 @@ class ChunkChecker:
 
         cols: dict[str, NormColumn] = {}
         for name, raw in block.columns.items():
-            nc = cols[name] = self.normaliser.column(self.fields[name], raw)
+            fd = self.fields[name]
+            nc = cols[name] = self.normaliser.column(fd, raw, name in self.distinct_text)
+            if not nc.identity and self.normaliser.mostly_distinct(fd, n, len(nc.uniques)):
+                self.distinct_text.add(name)
             for p in nc.problems:
                 add(p.pos, name, p.code, p.message)
         block.columns = {}  # the raw text is no longer needed
@@ -187,13 +192,13 @@ class ChunkChecker:
             if default is not None and None in uniques:
                 uniques = [default if v is None else v for v in uniques]
             codes = nc.codes if sel is None else nc.codes[sel]
-            is_none = np.fromiter((v is None for v in uniques), dtype=bool, count=len(uniques))
             is_list = self.fields[name].type in LIST_TYPES
-            if not is_none.any():
-                vals = object_array(uniques)[codes].tolist()
+            if None not in uniques:
+                vals = uniques if nc.identity and sel is None else object_array(uniques)[codes].tolist()
                 base_names.append(name)
                 base_cols.append([v[:] for v in vals] if is_list else vals)
                 continue
+            is_none = np.fromiter(map(_is_none, uniques), dtype=bool, count=len(uniques))
             none_rows = is_none[codes]
             absent = int(none_rows.sum())
             if absent == m:
@@ -213,7 +218,13 @@ class ChunkChecker:
                 base_names.append(name)
                 base_cols.append(repeat(default, m))
         if base_cols:
-            dicts = list(map(dict, map(zip, repeat(tuple(base_names)), zip(*base_cols, strict=True))))
+            # copying a template dict gives each row a table of the final size at once;
+            # update() then only overwrites (no resizing), all in C
+            template = dict.fromkeys(base_names)
+            dicts = [template.copy() for _ in range(m)]
+            deque(
+                map(dict.update, dicts, map(zip, repeat(tuple(base_names)), zip(*base_cols, strict=True))), 0
+            )
         else:
             dicts = [{} for _ in range(m)]
         for name, positions in drop:
@@ -329,6 +340,10 @@ class ChunkChecker:
         fd = self.fields[name]
         shown_value = self.catalog.enum_label(fd.enum, value) if fd.enum else value
         return f"{fd.label}为“{shown_value}”"
+
+
+def _is_none(v: object) -> bool:
+    return v is None
 
 
 class _LazyValues(dict):

@@ -99,7 +99,11 @@ def feature(fd: FieldDef, values: list) -> np.ndarray:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     if None not in values:
         return np.fromiter(map(len, values), dtype=float, count=len(values))
-    return np.array([np.nan if v is None else len(v) for v in values], dtype=float)
+    # present values are never empty ('' is normalised to None), so truth = presence
+    present = np.fromiter(map(bool, values), dtype=bool, count=len(values))
+    out = np.full(len(values), np.nan)
+    out[present] = np.fromiter(map(len, filter(None, values)), dtype=float)
+    return out
 
 
 def length_column(fd: FieldDef) -> bool:

@@ -99,6 +99,7 @@ class NormColumn:
     codes: np.ndarray  # per row: index into `uniques`
     uniques: list  # normalised value of each distinct raw value (None possible)
     problems: list[Problem]
+    identity: bool = False  # not factorised: uniques are the rows' values, codes = 0..n-1
 
     def value(self, pos: int) -> object:
         return self.uniques[self.codes[pos]]
@@ -106,6 +107,8 @@ class NormColumn:
     @cached_property
     def values(self) -> list:
         """Normalised value per row (None = absent or refused)."""
+        if self.identity:
+            return self.uniques
         return object_array(self.uniques)[self.codes].tolist() if len(self.codes) else []
 
 
@@ -165,12 +168,20 @@ class Normaliser:
         self._memo_chars: dict[FieldDef, int] = {}
 
     # -- column ----------------------------------------------------------------
-    def column(self, fd: FieldDef, raw: Sequence[str | None]) -> NormColumn:
+    def column(self, fd: FieldDef, raw: Sequence[str | None], distinct_hint: bool = False) -> NormColumn:
+        """`distinct_hint`: the caller found this free-text field mostly distinct before
+        (`mostly_distinct()`), so it is neither factorised nor memoised."""
         n = len(raw)
         if n == 0:
             return NormColumn(np.zeros(0, np.int64), [], [])
+        if not any(raw):  # all empty or absent
+            return NormColumn(np.zeros(n, np.int64), [None], [])
+        if distinct_hint:
+            uvals, uprobs = self.normalise_distinct(fd, list(raw))
+            problems = [Problem(i, code, message) for i, (code, message) in sorted(uprobs.items())]
+            return NormColumn(np.arange(n), uvals, problems, identity=True)
         codes, distinct = factorize_objects(raw)
-        if fd.type in FREE_TEXT_TYPES and not fd.is_code and len(distinct) * 4 > n and len(distinct) > 1000:
+        if self.mostly_distinct(fd, n, len(distinct)):
             # mostly distinct free text (decision numbers, facts): not worth memoising
             uvals, uprobs = self.normalise_distinct(fd, distinct)
         else:
@@ -200,6 +211,10 @@ class Normaliser:
                 code, message = uprobs[c]
                 problems.append(Problem(pos, code, message))
         return NormColumn(codes, uvals, problems)
+
+    @staticmethod
+    def mostly_distinct(fd: FieldDef, n: int, distinct: int) -> bool:
+        return fd.type in FREE_TEXT_TYPES and not fd.is_code and distinct * 4 > n and distinct > 1000
 
     def normalise_distinct(self, fd: FieldDef, raw: list) -> tuple[list, dict[int, tuple[str, str]]]:
         """Normalised values of `raw` (distinct values) and {index: (code, message)} problems."""
@@ -244,11 +259,17 @@ class Normaliser:
     def clean_text(self, fd: FieldDef, raw: list) -> tuple[list, dict[int, tuple[str, str]]]:
         """Trim, NFC, refuse control characters / undecodable bytes; '' → None."""
         problems: dict[int, tuple[str, str]] = {}
-        present = [v for v in raw if v]
         free = fd.type in FREE_TEXT_TYPES
-        joined = "\n".join(present)
         bad = _BAD_IN_TEXT if free else _BAD_ANYWHERE
-        values: list = [v.strip() or None if v else None for v in raw]
+        if None in raw:
+            present = [v for v in raw if v]
+            values: list = [v.strip() or None if v else None for v in raw]
+        else:  # C-level passes: strip() returns the value itself when there is nothing to trim
+            present = raw
+            values = list(map(str.strip, raw))
+            if "" in values:
+                values = [v or None for v in values]
+        joined = "\n".join(present)
         if bad.search(joined if free else "".join(present)):
             for i, v in enumerate(values):
                 if v is None:
