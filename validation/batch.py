@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import BinaryIO
 
 import numpy as np
@@ -219,8 +220,9 @@ class ChunkChecker:
                 base_cols.append(repeat(default, m))
         if base_cols:
             # copying a template dict gives each row a table of the final size at once;
-            # update() then only overwrites (no resizing), all in C
-            template = dict.fromkeys(base_names)
+            # update() then only overwrites (no resizing), all in C. The template is an
+            # instance __dict__, so its copies share one key table (about 40% smaller)
+            template = _shared_key_dict(base_names)
             dicts = [template.copy() for _ in range(m)]
             deque(
                 map(dict.update, dicts, map(zip, repeat(tuple(base_names)), zip(*base_cols, strict=True))), 0
@@ -342,6 +344,18 @@ class ChunkChecker:
         return f"{fd.label}为“{shown_value}”"
 
 
+_row_of = attrgetter("row")
+
+
+def _shared_key_dict(names: list[str]) -> dict:
+    """A plain dict with `names` (values None) whose key table copies share (CPython's
+    split-table instance dicts); it behaves like any other dict."""
+    holder = type("_Values", (), {})()
+    for name in names:
+        setattr(holder, name, None)
+    return holder.__dict__
+
+
 def _is_none(v: object) -> bool:
     return v is None
 
@@ -371,11 +385,7 @@ def _split(
     ri = ji = 0
     while first <= block.last_row:
         last = min(first + size - 1, block.last_row)
-        rj = ri
-        while rj < len(rows) and rows[rj].row <= last:
-            rj += 1
-        jj = ji
-        while jj < len(rejections) and rejections[jj].row <= last:
-            jj += 1
+        rj = bisect_right(rows, last, lo=ri, key=_row_of)
+        jj = bisect_right(rejections, last, lo=ji, key=_row_of)
         yield ValidatedChunk(first, last, rows[ri:rj], rejections[ji:jj])
         first, ri, ji = last + 1, rj, jj

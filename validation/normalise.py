@@ -62,6 +62,8 @@ def shown(fd: FieldDef, value: str) -> str:
 
 def to_code(value: str) -> str:
     """Full-width → half-width, upper case, all whitespace removed."""
+    if value.isascii() and value.isalnum():  # nothing to convert or remove
+        return value.upper()
     return _SPACES.sub("", value.translate(_HALF_WIDTH)).upper()
 
 
