@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from operator import mul
 
 from stdnum.cn import ric as _ric
 from stdnum.cn import uscc as _uscc
@@ -28,19 +29,37 @@ _ORG_SHAPE = re.compile(r"[0-9A-Z]{8}[0-9X]")
 _RIC_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _REG_NO_SHAPE = re.compile(r"[0-9]{15}")
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_VALUE = {ch: int(ch, 36) for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)  # GB 32100-2015
+_USCC_VALUE = {ch: i for i, ch in enumerate(USCC_CHARS)}
 
 Problem = tuple[str, str] | None
 
 
 def org_code_check_char(body: str) -> str:
     """GB 11714: C = 11 - (Σ value·weight mod 11); 10 → 'X', 11 → '0'."""
-    total = sum(int(ch, 36) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=True))
+    if len(body) == 8:
+        try:  # table look-ups in C; a character outside 0-9A-Z falls through to int(ch, 36)
+            total = sum(map(mul, map(_ORG_VALUE.__getitem__, body), _ORG_WEIGHTS))
+        except KeyError:
+            total = None
+    else:
+        total = None
+    if total is None:
+        total = sum(int(ch, 36) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=True))
     c = 11 - total % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
 
 
 def uscc_check_char(first17: str) -> str:
     return _uscc.calc_check_digit(first17)
+
+
+def _uscc_check_char_fast(first17: str) -> str:
+    """Same as `uscc_check_char` (stdnum) for 17 characters of the USCC alphabet, ~10x
+    faster (no compact(), table look-ups in C); tests compare the two."""
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
+    return USCC_CHARS[(31 - total) % 31]
 
 
 def check_org_code(code: str) -> Problem:
@@ -56,7 +75,7 @@ def check_uscc(code: str) -> Problem:
         return ("invalid_uscc", f"应为18位，实为{len(code)}位（GB 32100-2015）")
     if not _USCC_SHAPE.fullmatch(code):
         return ("invalid_uscc", "含有不允许的字符或格式不符（GB 32100-2015）")
-    if uscc_check_char(code[:17]) != code[17]:
+    if _uscc_check_char_fast(code[:17]) != code[17]:  # shape checked: all in the alphabet
         return ("invalid_uscc", "校验位错误（GB 32100-2015）")
     if org_code_check_char(code[8:16]) != code[16]:
         return ("invalid_uscc", "第9–17位组织机构代码的校验码错误（GB 11714）")

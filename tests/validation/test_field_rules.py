@@ -5,6 +5,8 @@ from stdnum.cn import ric, uscc
 
 from tests.validation.vhelpers import make_ric, make_uscc
 from validation.field_rules import (
+    USCC_CHARS,
+    _uscc_check_char_fast,
     check_org_code,
     check_registration_no,
     check_resident_id,
@@ -33,6 +35,22 @@ def test_org_code_10_and_11_map_to_x_and_0(body, expected):
     # brute force a body whose C would be 11 (-> '0') and one with 10 (-> 'X')
     seen = {org_code_check_char(f"{i:08d}") for i in range(200)}
     assert {"0", "X"} <= seen
+
+
+def test_fast_check_characters_agree_with_reference():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        first17 = "".join(rng.choice(USCC_CHARS) for _ in range(17))
+        assert _uscc_check_char_fast(first17) == uscc.calc_check_digit(first17)
+        body = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(8))
+        expected = (
+            11 - sum(int(ch, 36) * w for ch, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+        )
+        assert org_code_check_char(body) == (
+            "X" if expected == 10 else "0" if expected == 11 else str(expected)
+        )
 
 
 def test_known_real_uscc_is_valid():
