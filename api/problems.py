@@ -105,6 +105,20 @@ def _wants_problem(request) -> bool:
     return request.path.startswith(("/api/", "/.well-known/"))
 
 
+def bad_request(request, exception=None):
+    if _wants_problem(request):
+        return problem_response(400, "bad_request", "请求有误", "请求无法处理（请检查 Host 头和请求格式）。")
+    return HttpResponse("<!doctype html><meta charset=utf-8><title>请求有误</title><h1>请求有误</h1>",
+                        status=400, content_type="text/html; charset=utf-8")
+
+
+def forbidden(request, exception=None):
+    if _wants_problem(request):
+        return problem_response(403, "forbidden", "无权访问", "无权访问该地址。")
+    return HttpResponse("<!doctype html><meta charset=utf-8><title>无权访问</title><h1>无权访问</h1>",
+                        status=403, content_type="text/html; charset=utf-8")
+
+
 def not_found(request, exception=None):
     if _wants_problem(request):
         return problem_response(404, "not_found", "未找到", "没有这个地址。")

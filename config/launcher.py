@@ -45,7 +45,8 @@ def run() -> int:
         ),
         subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", workers,
-             "--timeout", "600", "--access-logfile", "-"],
+             # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
+             "--timeout", "600"],
             cwd=embedded.ROOT,
         ),
     ]

@@ -42,11 +42,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it signs every exchange response, even those that inner middleware answers itself
+    # (a disallowed Host, a redirect); exchange-protocol §2/§3: verify requests, sign responses.
+    "api.exchange.middleware.ExchangeSignatureMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "api.exchange.middleware.ExchangeSignatureMiddleware",  # exchange-protocol §2/§3: verify requests, sign responses
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -167,5 +169,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # great-expectations announces its internals at INFO on every import
-    "loggers": {"great_expectations": {"level": "WARNING"}},
+    "loggers": {
+        "great_expectations": {"level": "WARNING"},
+        # 4xx warnings would log request paths, which a careless client may fill with personal data
+        "django.request": {"level": "ERROR"},
+    },
 }

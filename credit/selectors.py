@@ -53,8 +53,9 @@ def change_feed_page(*, categories: list[str], cursor: str | None, limit: int) -
     return items, next_cursor
 
 
-def subject_find(*, code: str) -> Subject | None:
-    """A subject by USCC, legacy code (registration number, organisation code) or ID number."""
+def subject_find(*, code: str, by_id_number: bool = False) -> Subject | None:
+    """A subject by USCC or legacy code (registration number, organisation code); by ID
+    number only when the caller got it from somewhere other than a URL (`by_id_number`)."""
     value = code_normalise(code)
     if not value:
         return None
@@ -63,7 +64,7 @@ def subject_find(*, code: str) -> Subject | None:
         alias = (SubjectAlias.objects.filter(kind__in=[AliasKind.ORG_CODE, AliasKind.REGISTRATION_NO],
                                              value_key=value).select_related("subject").first())
         subject = alias.subject if alias else None
-    if subject is None:
+    if subject is None and by_id_number:
         subject = Subject.objects.filter(id_number_index=id_number_index(value)).first()
     return subject
 
@@ -78,11 +79,12 @@ def publicity_of(record: Record) -> dict[str, Any]:
     }
 
 
-def subject_info(subject: Subject) -> dict[str, Any]:
+def subject_info(subject: Subject, *, with_registration: bool) -> dict[str, Any]:
+    """Who the subject is; its registration details only for readers of the registration category."""
     aliases = defaultdict(list)
     for kind, value in subject.aliases.order_by("id").values_list("kind", "value"):
         aliases[kind].append(value)
-    return {
+    info = {
         "kind": subject.kind,
         "code": subject.code,
         "uscc": subject.uscc,
@@ -92,12 +94,16 @@ def subject_info(subject: Subject) -> dict[str, Any]:
         "registration_no": aliases[AliasKind.REGISTRATION_NO],
         "org_code": aliases[AliasKind.ORG_CODE],
         "registered": subject.registered,
-        "legal_representative": subject.legal_representative,
-        "status": subject.status,
-        "address": subject.address,
-        "registration_authority": subject.registration_authority,
-        "registration": subject.registration,
     }
+    if with_registration:
+        info.update({
+            "legal_representative": subject.legal_representative,
+            "status": subject.status,
+            "address": subject.address,
+            "registration_authority": subject.registration_authority,
+            "registration": subject.registration,
+        })
+    return info
 
 
 def record_item(record: Record, sources: list[str]) -> dict[str, Any]:
@@ -124,6 +130,9 @@ def subject_unified_record(*, code: str, categories: list[str]) -> dict | None:
         return None
     records = list(Record.objects.filter(subject=subject, category__in=categories)
                    .select_related("department").order_by("category", "id"))
+    with_registration = "registration" in categories
+    if not records and not with_registration:
+        return None  # nothing this reader may see: not even that the subject exists
     sources = defaultdict(list)
     for record_id, dept in (RecordSource.objects.filter(record__in=records).order_by("record_id", "id")
                             .values_list("record_id", "department__code")):
@@ -131,4 +140,4 @@ def subject_unified_record(*, code: str, categories: list[str]) -> dict | None:
     by_category: dict[str, list] = {c: [] for c in categories}
     for record in records:
         by_category[record.category].append(record_item(record, sources[record.id]))
-    return {"subject": subject_info(subject), "records": by_category}
+    return {"subject": subject_info(subject, with_registration=with_registration), "records": by_category}

@@ -66,6 +66,9 @@ class ExchangeSignatureMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not (self.active and request.path.startswith(PREFIX)):
             return None
+        framing = body_framing_problem(request.META)
+        if framing is not None:
+            return framing
         try:
             signed = signed_request_check(request)
         except SignatureRefused as exc:
@@ -84,3 +87,16 @@ class ExchangeSignatureMiddleware:
             except SignatureRefused as exc:
                 return refusal_response(exc)
         return None
+
+
+def body_framing_problem(meta):
+    """A body must come with a valid Content-Length: Django's WSGI handler reads a chunked
+    body without one as empty, and the digest must be checked over the body as received."""
+    length = meta.get("CONTENT_LENGTH") or ""
+    if length and not length.isdigit():
+        return problem_response(400, "invalid_content_length", "Content-Length 无效",
+                                "Content-Length 必须是非负整数。")
+    if not length and "HTTP_TRANSFER_ENCODING" in meta:
+        return problem_response(411, "length_required", "需要 Content-Length",
+                                "请求体须带 Content-Length 头发送（不接受分块传输编码）。")
+    return None

@@ -2,5 +2,7 @@ from config.urls import surfaces
 
 urlpatterns = surfaces.common + surfaces.extranet + surfaces.intranet + surfaces.internet
 
+handler400 = "api.problems.bad_request"
+handler403 = "api.problems.forbidden"
 handler404 = "api.problems.not_found"
 handler500 = "api.problems.server_error"

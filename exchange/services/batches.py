@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from exchange.exchange_log import log_append
 from exchange.models import Batch, Department
+from exchange.services.row_count import RowCounter
 
 READ_SIZE = 1024 * 1024
 
@@ -41,7 +42,7 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
     root = Path(settings.BATCH_STORAGE_DIR)
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS
-    sha, size, newlines = hashlib.sha256(), 0, 0
+    sha, size, rows = hashlib.sha256(), 0, RowCounter(is_csv=is_csv)
     fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -49,9 +50,8 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
                 size += len(chunk)
                 if size > max_bytes:
                     raise BatchTooLarge(f"the batch is larger than {max_bytes} bytes")
-                newlines += chunk.count(b"\n")
-                # cheap upper bound: a CSV's quoted fields may hold newlines, so only refuse clear excess
-                if newlines - (1 if is_csv else 0) > max_rows + (max_rows // 100 if is_csv else 0):
+                rows.feed(chunk)
+                if rows.rows > max_rows:
                     raise BatchTooLarge(f"the batch has more than {max_rows} rows")
                 sha.update(chunk)
                 out.write(chunk)
@@ -81,9 +81,9 @@ def batch_receive(*, department: Department, category: str, batch_id: str, conte
                 )
         except IntegrityError:
             batch = Batch.objects.get(department=department, batch_id=batch_id)
-            if batch.content_digest != digest:
+            if batch.content_digest != digest or batch.category != category:
                 raise BatchIdConflict(
-                    f"batch_id {batch_id!r} was already used by {department.code} for other content"
+                    f"batch_id {batch_id!r} was already used by {department.code} for other content or another category"
                 ) from None
             return batch, False
         log_append(kind="batch_submitted", department_code=department.code, payload={

@@ -42,6 +42,7 @@ class SignatureInput:
     created: int
     nonce: str
     signature: bytes
+    expires: int | None = None
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
@@ -60,8 +61,8 @@ def parse_signature_headers(headers: dict[str, str]) -> SignatureInput:
         return SignatureRefused("signature_malformed", f"签名头格式错误：{why}", status=400)
 
     try:
-        inputs = http_sf.parse(sig_input.encode("latin-1"), tltype="dictionary")
-        signatures = http_sf.parse(sig.encode("latin-1"), tltype="dictionary")
+        inputs = http_sf.parse(sig_input.encode("latin-1"), tltype="dictionary", on_duplicate_key=_refuse_duplicate)
+        signatures = http_sf.parse(sig.encode("latin-1"), tltype="dictionary", on_duplicate_key=_refuse_duplicate)
     except (ValueError, UnicodeEncodeError) as exc:
         raise malformed("Signature-Input 或 Signature 不是结构化字段字典（RFC 8941）。") from exc
     if len(inputs) != 1 or len(signatures) != 1:
@@ -89,7 +90,10 @@ def parse_signature_headers(headers: dict[str, str]) -> SignatureInput:
     if not isinstance(nonce, str) or not (NONCE_MIN <= len(nonce) <= NONCE_MAX) or not all(
             0x21 <= ord(c) <= 0x7E for c in nonce):
         raise malformed(f"nonce 参数必须是 {NONCE_MIN}–{NONCE_MAX} 个可打印 ASCII 字符。")
-    return SignatureInput(label, tuple(components), frozenset(names), keyid, created, nonce, signature)
+    expires = params.get("expires")
+    if expires is not None and type(expires) is not int:
+        raise malformed("expires 参数必须是整数（Unix 秒）。")
+    return SignatureInput(label, tuple(components), frozenset(names), keyid, created, nonce, signature, expires)
 
 
 def check_components(parsed: SignatureInput, *, has_body: bool) -> None:
@@ -110,6 +114,10 @@ def check_digest_header(headers: dict[str, str]) -> dict[str, bytes]:
     if "sha-256" not in digests:
         raise SignatureRefused("digest_missing", "Content-Digest 必须包含 sha-256。")
     return digests
+
+
+def _refuse_duplicate(name: str, kind: str) -> None:
+    raise ValueError(f"duplicate {kind} {name!r}")
 
 
 def check_digest(expected: dict[str, bytes], actual: dict[str, bytes]) -> None:
@@ -144,6 +152,8 @@ def check_signature(message: Request | Response, public_key: Ed25519PublicKey) -
 def check_created(parsed: SignatureInput, *, now: float, skew: int) -> None:
     if abs(parsed.created - now) > skew:
         raise SignatureRefused("stale", f"签名时间 created 与平台时钟相差超过 {skew} 秒，请校准时钟后重新签名。")
+    if parsed.expires is not None and parsed.expires < now:
+        raise SignatureRefused("stale", "签名已过期（expires 已过），请重新签名。")
 
 
 def verify_request(message: Request, *, has_body: bool, resolve_key: Callable[[SignatureInput], Ed25519PublicKey],
