@@ -75,7 +75,22 @@ def log_verify(*, chunk: int = 5000) -> ChainCheck:
             if entry_hash(previous, canonical) != stored_hash:
                 return ChainCheck(False, count, index, "its content does not match its hash")
             previous, expected_index, count = stored_hash, expected_index + 1, count + 1
+        # The chain alone cannot show a cut-off tail; the receipts handed out can.
+        orphan = _receipt_without_its_entry()
+        if orphan is not None:
+            return ChainCheck(False, count, orphan.log_index,
+                              f"the receipt of batch {orphan.pk} points to it, but it is missing or different")
     return ChainCheck(True, count)
+
+
+def _receipt_without_its_entry():
+    from django.db.models import Exists, OuterRef
+
+    from exchange.models import Batch
+
+    entry = ExchangeLogEntry.objects.filter(index=OuterRef("log_index"), entry_hash=OuterRef("log_head"))
+    return (Batch.objects.filter(log_index__isnull=False).exclude(Exists(entry))
+            .order_by("log_index").only("pk", "log_index").first())
 
 
 def log_head() -> tuple[int | None, str]:

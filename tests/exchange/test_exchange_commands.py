@@ -44,3 +44,23 @@ def test_rotation_keeps_the_old_key_published_for_the_window(settings, tmp_path)
     out = io.StringIO()
     call_command("platform_key", "list", stdout=out)
     assert f"{new}  current" in out.getvalue() and "no longer published" in out.getvalue()
+
+
+def test_verify_exchange_log_notices_a_cut_off_tail_through_the_receipts(scjg):
+    import io as _io
+
+    from exchange.models import Batch
+    from exchange.receipts import batch_receipt_issue
+    from exchange.services.batches import batch_receive
+
+    batch, _ = batch_receive(department=scjg, category="admin_penalty", batch_id="tail",
+                             content_type="application/x-ndjson", body=_io.BytesIO(b'{"decision_no": "A"}\n'))
+    Batch.objects.filter(pk=batch.pk).update(status="failed", failure_code="test", failure_reason="test")
+    batch.refresh_from_db()
+    with transaction.atomic():
+        batch_receipt_issue(batch=batch)
+    batch.refresh_from_db()
+    call_command("verify_exchange_log", stdout=io.StringIO())
+    ExchangeLogEntry.objects.filter(index__gte=batch.log_index).delete()  # the newest entries, gone
+    with pytest.raises(CommandError, match=f"broken at entry {batch.log_index}"):
+        call_command("verify_exchange_log")
