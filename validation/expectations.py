@@ -299,7 +299,7 @@ class SuiteRunner:
                 codes, uniq = feat(name)
                 tables[col] = uniq[codes[first]]
             sets[key] = (joint, len(first))
-        size = max(len(t) for t in tables.values())
+        size = max((len(t) for t in tables.values()), default=1)
         data = {}
         for col, t in tables.items():
             data[col] = t if len(t) == size else t[np.minimum(np.arange(size), len(t) - 1)]

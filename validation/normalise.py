@@ -188,12 +188,12 @@ class Normaliser:
             uvals, uprobs = self.normalise_distinct(fd, distinct)
         else:
             memo = self._memo.setdefault(fd, {})
-            miss = [v for v in distinct if v not in memo]
-            if miss:
+            hits = list(map(memo.get, distinct))
+            if None in hits:  # (re-checked here, so a memo cleared by another thread is harmless)
+                miss = [v for v, h in zip(distinct, hits, strict=True) if h is None]
                 mvals, mprobs = self.normalise_distinct(fd, miss)
                 fresh = {v: (nv, mprobs.get(i)) for i, (v, nv) in enumerate(zip(miss, mvals, strict=True))}
-                get = memo.get
-                hits = [get(v) or fresh[v] for v in distinct]
+                hits = [h or fresh[v] for v, h in zip(distinct, hits, strict=True)]
                 keep = [(v, r) for v, r in fresh.items() if v is None or len(v) <= MEMO_MAX_CHARS]
                 chars = self._memo_chars.get(fd, 0) + sum(len(v) for v, _ in keep if v)
                 if len(memo) + len(keep) > MEMO_MAX or chars > MEMO_MAX_TOTAL_CHARS:
@@ -201,8 +201,6 @@ class Normaliser:
                     chars = sum(len(v) for v, _ in keep if v)
                 memo.update(keep)
                 self._memo_chars[fd] = chars
-            else:
-                hits = list(map(memo.__getitem__, distinct))
             uvals = [h[0] for h in hits]
             uprobs = {i: h[1] for i, h in enumerate(hits) if h[1] is not None}
         problems: list[Problem] = []
