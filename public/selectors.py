@@ -47,6 +47,7 @@ def _cursor():
     """A cursor on the `public` alias for the hot queries: Django's wrapper (errors, query logging and
     assertNumQueries see it) around a prepared-statement cursor."""
     connection = connections[DB]
+    connection.close_if_health_check_failed()  # as connection.cursor() would (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django's default, which turns preparing off altogether; Django's own
