@@ -131,7 +131,8 @@ def test_signed_by_someone_else_under_this_keyid(as_scjg, as_gy):
     assert_refused(as_scjg.get(CHANGES, headers=headers), 401, "signature_invalid")
 
 
-@pytest.mark.parametrize("offset", [-301, 301])
+# 30 s beyond the window: a loaded machine may take seconds between signing and checking
+@pytest.mark.parametrize("offset", [-330, 330])
 def test_stale(as_scjg, offset):
     assert_refused(as_scjg.get(CHANGES, created=int(time.time()) + offset), 401, "stale")
 
