@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ExchangeConfig(AppConfig):
     name = "exchange"
     verbose_name = "Exchange with departments"
+
+    def ready(self):
+        from exchange import checks  # noqa: F401 - registers the system checks

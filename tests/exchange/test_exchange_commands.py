@@ -64,3 +64,12 @@ def test_verify_exchange_log_notices_a_cut_off_tail_through_the_receipts(scjg):
     ExchangeLogEntry.objects.filter(index__gte=batch.log_index).delete()  # the newest entries, gone
     with pytest.raises(CommandError, match=f"broken at entry {batch.log_index}"):
         call_command("verify_exchange_log")
+
+
+def test_verification_switched_off_is_an_error_in_an_extranet_process(settings):
+    from exchange.checks import bench_skip_verification
+
+    settings.EXCHANGE_BENCH_SKIP_VERIFICATION, settings.PLATFORM_ZONE = True, "extranet"
+    assert [e.id for e in bench_skip_verification(None)] == ["exchange.E001"]
+    settings.EXCHANGE_BENCH_SKIP_VERIFICATION = False
+    assert bench_skip_verification(None) == []
