@@ -21,13 +21,13 @@ class ChangeFeedEntry(models.Model):
     kind = models.CharField(max_length=24, choices=ChangeKind.choices)
     category = models.CharField(max_length=32)
     record = models.ForeignKey("credit.Record", on_delete=models.CASCADE, related_name="+",
-                               db_constraint=False)  # no FK triggers on the hot path (see credit/models/records.py)
+                               db_constraint=False, db_index=False)  # no FK trigger, no index: see records.py
     subject = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                db_constraint=False)
+                                db_constraint=False, db_index=False)
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", db_constraint=False)
+                                   related_name="+", db_constraint=False, db_index=False)
     batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                              db_constraint=False)
+                              db_constraint=False, db_index=False)
     version = models.IntegerField(null=True, blank=True)
     changed_at = models.DateTimeField()
 

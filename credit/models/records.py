@@ -9,6 +9,9 @@ from credit.models.subjects import Subject
 # _NO_FK: references to batches and departments (rows that are never deleted) carry no database
 # foreign-key constraint: Django's deferred FK triggers cost one lookup per row per key at COMMIT,
 # the largest single cost of a million-row merge. Records, subjects and versions keep theirs.
+# _NO_INDEX: nor do they get the single-column index Django adds to every foreign key: nothing looks
+# records, versions or sources up by batch or department, and record/subject lookups are served by the
+# composite unique constraints and indexes (a leading column). Every index is one more insertion per row.
 
 
 class RecordState(models.TextChoices):
@@ -20,14 +23,16 @@ class Record(models.Model):
     category = models.CharField(max_length=32)
     natural_key = models.CharField(max_length=400)  # catalog natural-key values joined by '|'; never a plain ID number
     # Null while the row named its subject only by a legacy code no registration has supplied yet.
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
+    # no single-column index: record_subject_category (subject, category) serves subject lookups
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="records",
+                                db_index=False)
     pending_key = models.CharField(max_length=40, blank=True, default="")  # "org_code:…" / "registration_no:…"
     state = models.CharField(max_length=16, choices=RecordState.choices, default=RecordState.ACTIVE)
     payload = models.JSONField()  # the current version's payload
     content_hash = models.CharField(max_length=64)
     version = models.IntegerField(default=1)  # number of the current version
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
-                                   db_constraint=False)  # see _NO_FK below
+                                   db_constraint=False, db_index=False)  # see _NO_FK and _NO_INDEX above
     subject_name_key = models.CharField(max_length=200, blank=True, default="")
     name_mismatch = models.BooleanField(default=False)  # row's subject name ≠ registered or former names
 
@@ -63,15 +68,17 @@ class Record(models.Model):
 class RecordVersion(models.Model):
     """Append-only: a version is never changed except to close it (valid_to)."""
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions",
+                               db_index=False)  # record_version_unique leads with record
     version = models.IntegerField()
     op = models.CharField(max_length=16)  # upsert | withdraw
     payload = models.JSONField()
     content_hash = models.CharField(max_length=64)
-    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                              db_index=False)  # record_version_unique_source_row leads with batch
     row = models.BigIntegerField()
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
-                                   db_constraint=False)
+                                   db_constraint=False, db_index=False)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
 
@@ -89,11 +96,14 @@ class RecordVersion(models.Model):
 class RecordSource(models.Model):
     """Provenance: each department that sent this record."""
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="sources")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="sources",
+                               db_index=False)  # record_source_unique leads with record
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
-                                   db_constraint=False)
-    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
-    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+                                   db_constraint=False, db_index=False)
+    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                                    db_index=False)
+    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                                   db_index=False)
     last_row = models.BigIntegerField()
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()

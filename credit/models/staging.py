@@ -11,7 +11,8 @@ class StagedStatus(models.TextChoices):
 
 class StagedRow(models.Model):
     pk = models.CompositePrimaryKey("batch_id", "row")
-    batch = models.ForeignKey("exchange.Batch", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                              db_index=False)  # the primary key leads with batch
     row = models.BigIntegerField()
     op = models.CharField(max_length=16)
     status = models.CharField(max_length=16, choices=StagedStatus.choices, default=StagedStatus.VALID)
