@@ -23,11 +23,11 @@ CHANGED = ("created", "updated", "withdrawn", "pending_subject")
 OUTCOMES = ("created", "updated", "unchanged", "withdrawn", "pending_subject", "rejected")
 
 _TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS credit_mc (
+CREATE TEMP TABLE IF NOT EXISTS credit_mc2 (
     row bigint, op text, status text, natural_key text, content_hash text, payload jsonb,
     subject_name_key text, p_from date, p_until date, p_ends date, p_never text,
     subject_id bigint, pending_key text, record_id bigint, inserted boolean, name_mismatch boolean,
-    outcome text
+    outcome text, version integer, feed_subject_id bigint
 ) ON COMMIT DELETE ROWS
 """
 
@@ -144,8 +144,9 @@ _SUBJECTS_SQL = [
 ]
 
 _CLASSIFY_SQL = f"""
-INSERT INTO credit_mc (row, op, status, natural_key, content_hash, payload, subject_name_key, p_from, p_until,
-                       p_ends, p_never, subject_id, pending_key, record_id, inserted, name_mismatch, outcome)
+INSERT INTO credit_mc2 (row, op, status, natural_key, content_hash, payload, subject_name_key, p_from, p_until,
+                        p_ends, p_never, subject_id, pending_key, record_id, inserted, name_mismatch, outcome,
+                        version, feed_subject_id)
 SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st.subject_name_key,
        st.publicity_from, st.publicity_until, st.publicity_ends_on, st.publicity_never,
        subj.id,
@@ -153,7 +154,9 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
             WHEN st.org_code <> '' THEN 'org_code:' || st.org_code
             WHEN st.registration_no <> '' THEN 'registration_no:' || st.registration_no
             ELSE '' END,
-       r.id, false,
+       -- a new record (the one valid upsert of a key the store lacks) takes its id from the sequence here
+       coalesce(r.id, CASE WHEN st.status = 'valid' AND st.op <> 'withdraw' THEN nextval(%(seq)s::regclass) END),
+       r.id IS NULL AND st.status = 'valid' AND st.op <> 'withdraw',
        coalesce(%(category)s <> 'registration' AND subj.registered AND st.subject_name_key <> ''
                 AND st.subject_name_key <> subj.name_key
                 AND NOT EXISTS (SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id
@@ -165,7 +168,10 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
             WHEN r.id IS NOT NULL AND r.content_hash = st.content_hash AND r.state = 'active' THEN 'unchanged'
             WHEN subj.id IS NULL THEN 'pending_subject'
             WHEN r.id IS NULL THEN 'created'
-            ELSE 'updated' END
+            ELSE 'updated' END,
+       -- the version this row makes current, and the record's subject after it (for versions and feed rows)
+       coalesce(r.version + 1, 1),
+       CASE WHEN st.op = 'withdraw' THEN r.subject_id ELSE subj.id END
   FROM credit_stagedrow st
   LEFT JOIN LATERAL (
        SELECT s.id, s.registered, s.name_key FROM credit_subject s WHERE s.id = coalesce(
@@ -187,12 +193,6 @@ _NEW_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired
 _UPDATED_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired="r.repaired_at",
                                        starts="m.p_from", ends="m.p_ends", today="%(today)s::date")
 
-# new records get their ids from the sequence first, so no join back on natural_key is needed
-_NEW_IDS_SQL = """
-UPDATE credit_mc SET record_id = nextval(pg_get_serial_sequence('credit_record', 'id')), inserted = true
- WHERE record_id IS NULL AND status = 'valid' AND outcome IN ('created', 'pending_subject')
-"""
-
 _INSERT_RECORDS_SQL = f"""
 INSERT INTO credit_record (id, category, natural_key, subject_id, pending_key, state, payload, content_hash, version,
                            department_id, subject_name_key, name_mismatch, publicity_from, publicity_until,
@@ -201,7 +201,7 @@ INSERT INTO credit_record (id, category, natural_key, subject_id, pending_key, s
 SELECT m.record_id, %(category)s, m.natural_key, m.subject_id, m.pending_key, 'active', m.payload, m.content_hash, 1,
        %(department)s, m.subject_name_key, m.name_mismatch, m.p_from, m.p_until, m.p_ends, m.p_never, NULL,
        ({_NEW_REASON}) = 'public', {_NEW_REASON}, %(now)s, %(now)s
-  FROM credit_mc m
+  FROM credit_mc2 m
  WHERE m.inserted
 """
 
@@ -223,7 +223,7 @@ UPDATE credit_record r SET
        is_public = CASE WHEN m.op = 'withdraw' THEN false ELSE ({_UPDATED_REASON}) = 'public' END,
        publicity_reason = CASE WHEN m.op = 'withdraw' THEN 'withdrawn' ELSE {_UPDATED_REASON} END,
        updated_at = %(now)s
-  FROM credit_mc m
+  FROM credit_mc2 m
  WHERE r.id = m.record_id AND NOT m.inserted AND m.status = 'valid'
    AND m.outcome IN ('updated', 'pending_subject', 'withdrawn')
 """
@@ -231,23 +231,23 @@ UPDATE credit_record r SET
 _HISTORY_SQL = [
     # the version that stops being current
     """
-    UPDATE credit_recordversion v SET valid_to = %(now)s FROM credit_mc m
+    UPDATE credit_recordversion v SET valid_to = %(now)s FROM credit_mc2 m
      WHERE v.record_id = m.record_id AND v.valid_to IS NULL AND NOT m.inserted AND m.status = 'valid'
        AND m.outcome IN ('updated', 'pending_subject', 'withdrawn')
     """,
     """
     INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row, department_id,
                                       valid_from, valid_to)
-    SELECT m.record_id, r.version, m.op, m.payload, m.content_hash, %(batch)s, m.row, %(department)s,
+    SELECT m.record_id, m.version, m.op, m.payload, m.content_hash, %(batch)s, m.row, %(department)s,
            %(now)s, NULL
-      FROM credit_mc m JOIN credit_record r ON r.id = m.record_id
+      FROM credit_mc2 m
      WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
     """,
     """
     INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
                                      first_seen_at, last_seen_at)
     SELECT m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
-      FROM credit_mc m
+      FROM credit_mc2 m
      WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
     ON CONFLICT (record_id, department_id) DO UPDATE SET
            last_batch_id = excluded.last_batch_id, last_row = excluded.last_row,
@@ -258,7 +258,7 @@ _HISTORY_SQL = [
     INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
                                      first_seen_at, last_seen_at)
     SELECT DISTINCT ON (m.record_id) m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
-      FROM credit_mc m
+      FROM credit_mc2 m
      WHERE m.outcome = 'unchanged' AND m.record_id IS NOT NULL
      ORDER BY m.record_id, m.row
     ON CONFLICT (record_id, department_id) DO NOTHING
@@ -267,8 +267,8 @@ _HISTORY_SQL = [
     INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id, version,
                                         changed_at)
     SELECT CASE WHEN m.outcome = 'withdrawn' THEN 'withdrawn' WHEN m.inserted THEN 'created' ELSE 'updated' END,
-           %(category)s, m.record_id, r.subject_id, %(department)s, %(batch)s, r.version, %(now)s
-      FROM credit_mc m JOIN credit_record r ON r.id = m.record_id
+           %(category)s, m.record_id, m.feed_subject_id, %(department)s, %(batch)s, m.version, %(now)s
+      FROM credit_mc2 m
      WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
      ORDER BY m.row
     """,
@@ -278,7 +278,7 @@ _REJECT_SQL = """
 INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
 SELECT %(batch)s, m.row, %(key_field)s, 'record_not_found',
        '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）'
-  FROM credit_mc m WHERE m.outcome = 'rejected'
+  FROM credit_mc2 m WHERE m.outcome = 'rejected'
 ON CONFLICT DO NOTHING
 """
 
@@ -290,13 +290,15 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
               "now": now, "today": today, "key_field": key_field}
     with connection.cursor() as cursor:
         cursor.execute(_TEMP)
+        cursor.execute("SELECT pg_get_serial_sequence('credit_record', 'id')")
+        params["seq"] = cursor.fetchone()[0]
         statements = list(_REGISTRATION_SQL) if category == "registration" else list(_SUBJECTS_SQL)
-        statements += [_CLASSIFY_SQL, _REJECT_SQL, _NEW_IDS_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         for sql in statements:
             started = time.perf_counter()
             cursor.execute(sql, params)
             log.debug("merge %.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:80])
-        cursor.execute("SELECT outcome, count(*) FROM credit_mc GROUP BY outcome")
+        cursor.execute("SELECT outcome, count(*) FROM credit_mc2 GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
-        cursor.execute("TRUNCATE credit_mc")
+        cursor.execute("TRUNCATE credit_mc2")
     return counts

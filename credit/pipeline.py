@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -35,7 +37,7 @@ from validation.catalog import SUBJECT_KEY, current_catalog
 log = logging.getLogger(__name__)
 
 # one transaction per chunk; the environment variable lets crash tests use smaller chunks
-VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "20000"))
+VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "50000"))
 
 Progress = Callable[[Batch], None]
 
@@ -107,15 +109,20 @@ def _storage_path(batch: Batch) -> Path:
 
 
 def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
-    """Validate the stored file from validated_through_row on; stage valid rows, keep rejections."""
+    """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
+
+    Validating and staging (Python, no database) run one chunk ahead in a thread, so chunk n+1 is
+    prepared while chunk n is written and committed (the server works, this process waits without
+    the GIL). Writes and progress stay in this thread, in order, one transaction per chunk."""
     catalog = current_catalog()
     category = catalog.category(batch.category)
-    with open(_storage_path(batch), "rb") as stream:
+    start_after = batch.validated_through_row
+
+    def prepared(stream) -> Iterator[tuple[int, list[tuple], list]]:
         chunks = validate_batch(stream, category=batch.category, content_type=batch.content_type,
-                                catalog=catalog, chunk_rows=VALIDATE_CHUNK_ROWS,
-                                start_after_row=batch.validated_through_row)
+                                catalog=catalog, chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after)
         for chunk in chunks:
-            if chunk.last_row <= batch.validated_through_row:
+            if chunk.last_row <= start_after:
                 continue
             staged, rejections = [], list(chunk.rejections)
             for kind, item in stage_rows(batch_id=batch.id, rows=chunk.rows, category=category, catalog=catalog):
@@ -123,18 +130,64 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
                     staged.append(item)
                 else:
                     rejections.append(_unidentified(item))
+            yield chunk.last_row, staged, rejections
+
+    with open(_storage_path(batch), "rb") as stream:
+        for last_row, staged, rejections in _ahead(prepared(stream)):
             with transaction.atomic():
                 _copy_staged(staged)
                 rejected = _rejections_insert(batch.id, rejections)
-                n = chunk.last_row - batch.validated_through_row
+                n = last_row - batch.validated_through_row
                 moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
-                    validated_through_row=chunk.last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
+                    validated_through_row=last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
                 if moved != 1:
                     raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
             batch.validated_through_row, batch.rows, batch.rejected = (
-                chunk.last_row, batch.rows + n, batch.rejected + rejected)
+                last_row, batch.rows + n, batch.rejected + rejected)
+            del staged, rejections
             if progress:
                 progress(batch)
+
+
+def _ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate `items` in a worker thread, at most `depth` items ahead of the consumer. The thread
+    must not touch the database (Django connections are per thread). Its exceptions re-raise here;
+    when the consumer stops early, the thread is stopped and joined before this returns."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 handed to the consumer
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="batch-validate", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+            del item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _unidentified(row: int):
@@ -175,22 +228,29 @@ def batch_deduplicate(*, batch: Batch) -> None:
     category = current_catalog().category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
     staged = StagedRow._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {staged}")  # fresh statistics: the table just grew by a whole batch
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != BatchStatus.VALIDATING:
             batch.refresh_from_db()
             return
         with connection.cursor() as cursor:
-            # one sorted pass: a key with more than one content is conflicting; later identical rows duplicate
+            # no ANALYZE of the staging table (it just grew by a whole batch, so its statistics are stale):
+            # hash joins only, every step here is linear in the batch whatever the estimates say
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            # one hashed pass finds the keys that occur more than once (usually none); only their rows are
+            # ranked: a key with more than one content is conflicting, later identical rows duplicate
             cursor.execute(f"""
-                WITH marked AS (
-                    SELECT row,
-                           CASE WHEN min(content_hash) OVER w <> max(content_hash) OVER w THEN 'conflict'
-                                WHEN row_number() OVER (w ORDER BY row) > 1 THEN 'duplicate' END AS status
+                WITH repeated AS (
+                    SELECT natural_key, min(content_hash) <> max(content_hash) AS conflict
                       FROM {staged} WHERE batch_id = %(b)s
-                    WINDOW w AS (PARTITION BY natural_key)
+                     GROUP BY natural_key HAVING count(*) > 1
+                ), marked AS (
+                    SELECT st.row,
+                           CASE WHEN k.conflict THEN 'conflict'
+                                WHEN row_number() OVER (PARTITION BY st.natural_key ORDER BY st.row) > 1
+                                THEN 'duplicate' END AS status
+                      FROM {staged} st JOIN repeated k ON k.natural_key = st.natural_key
+                     WHERE st.batch_id = %(b)s
                 )
                 UPDATE {staged} st SET status = marked.status FROM marked
                  WHERE st.batch_id = %(b)s AND st.row = marked.row AND marked.status IS NOT NULL""", {"b": batch.id})

@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 
-from credit.identity import id_number_encrypt, id_number_index, id_number_mask, name_key
-from credit.publicity import publicity_window
+from credit.identity import id_number_encrypt, id_number_index, id_number_mask
+from credit.identity import name_key as _name_key
+from credit.publicity import Window, publicity_window
 from validation.catalog import SUBJECT_KEY, Catalog, Category
 
 STAGED_COLUMNS = (
@@ -24,11 +26,39 @@ class Unidentified(Exception):
     """A row names no code its subject can be found by."""
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
-def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Category, catalog: Catalog) -> tuple:
+# names repeat (one subject, many rows): NFKC once per distinct name
+name_key = lru_cache(maxsize=65536)(_name_key)
+
+
+class _Windows:
+    """publicity_window memoised on the only values it reads (rows of a batch share a handful of dates)."""
+
+    def __init__(self, category: Category, catalog: Catalog):
+        rule = category.publicity
+        self.category, self.catalog = category, catalog
+        self.fields = ("usage_scope", "severity", *rule.never_if, rule.from_field, rule.until_field)
+        self.cache: dict[tuple, Window] = {}
+
+    def __call__(self, values: dict) -> Window:
+        key = tuple(values.get(f) for f in self.fields if f)
+        try:
+            return self.cache[key]
+        except KeyError:
+            window = self.cache[key] = publicity_window(self.category, values, self.catalog)
+            return window
+        except TypeError:  # an unhashable value (a list): no memo
+            return publicity_window(self.category, values, self.catalog)
+
+
+def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Category, catalog: Catalog,
+              windows: _Windows | None = None) -> tuple:
     values = dict(values)
     values.pop("op", None)
     registration = category.name == "registration"
@@ -53,18 +83,18 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
     if not subject_key and (op != "withdraw" or SUBJECT_KEY in category.natural_key):
         raise Unidentified()
     natural_key = "|".join(subject_key if k == SUBJECT_KEY else str(values.get(k, "")) for k in category.natural_key)
+    payload = _dumps(values)  # serialised once: the staged payload and the text the content hash is taken of
     if op == "withdraw":
         content_hash = hashlib.sha256(f"withdraw\x1f{natural_key}".encode()).hexdigest()
         window_from = window_until = window_ends = None
         never = ""
     else:
-        payload_for_hash = _dumps(values) + (f"\x1f{index}" if index else "")
-        content_hash = hashlib.sha256(payload_for_hash.encode()).hexdigest()
-        window = publicity_window(category, values, catalog)
+        content_hash = hashlib.sha256((payload + (f"\x1f{index}" if index else "")).encode()).hexdigest()
+        window = windows(values) if windows else publicity_window(category, values, catalog)
         window_from, window_until, window_ends, never = window.starts_on, window.until, window.ends_on, window.never
     name = values.get("name" if registration else "subject_name", "") or ""
     return (
-        batch_id, row, op, "valid", natural_key, content_hash, _dumps(values), kind, uscc, org_code,
+        batch_id, row, op, "valid", natural_key, content_hash, payload, kind, uscc, org_code,
         registration_no, id_type, index or "", encrypted, masked, name, name_key(name), window_from,
         window_until, window_ends, never,
     )
@@ -72,9 +102,10 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
 
 def stage_rows(*, batch_id: int, rows: Iterable, category: Category, catalog: Catalog):
     """Yields ('staged', tuple) or ('unidentified', row number)."""
+    windows = _Windows(category, catalog)
     for r in rows:
         try:
             yield "staged", stage_row(batch_id=batch_id, row=r.row, op=r.op, values=r.values, category=category,
-                                      catalog=catalog)
+                                      catalog=catalog, windows=windows)
         except Unidentified:
             yield "unidentified", r.row
