@@ -29,6 +29,7 @@ from credit.locks import BATCH_RUN_CLASS, merge_lock
 from credit.merge import merge_chunk
 from credit.models import StagedRow
 from credit.staging import STAGED_COLUMNS, stage_rows
+from exchange.batch_files import open_batch_file
 from exchange.models import Batch, BatchRejection, BatchStatus
 from exchange.receipts import batch_receipt_issue
 from validation.batch import BatchParseError, validate_batch
@@ -132,7 +133,7 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
                     rejections.append(_unidentified(item))
             yield chunk.last_row, staged, rejections
 
-    with open(_storage_path(batch), "rb") as stream:
+    with open_batch_file(_storage_path(batch)) as stream:
         for last_row, staged, rejections in _ahead(prepared(stream)):
             with transaction.atomic():
                 _copy_staged(staged)

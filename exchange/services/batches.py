@@ -13,6 +13,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from exchange.batch_files import BatchFileWriter
 from exchange.exchange_log import log_append
 from exchange.models import Batch, Department
 from exchange.services.row_count import RowCounter
@@ -37,15 +38,17 @@ def content_digest(sha256: bytes) -> str:
 
 
 def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
-    """Stream the body to a temporary file, then rename it to its content-addressed
-    path. Returns (relative path, content digest, size)."""
+    """Stream the body, encrypted, to a temporary file, then rename it to its
+    content-addressed path. Returns (relative path, content digest of the body as
+    received, size)."""
     root = Path(settings.BATCH_STORAGE_DIR)
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS
     sha, size, rows = hashlib.sha256(), 0, RowCounter(is_csv=is_csv)
     fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as raw:
+            out = BatchFileWriter(raw)  # encrypted at rest: a batch may hold ID numbers
             while chunk := body.read(READ_SIZE):
                 size += len(chunk)
                 if size > max_bytes:
@@ -55,6 +58,7 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
                     raise BatchTooLarge(f"the batch has more than {max_rows} rows")
                 sha.update(chunk)
                 out.write(chunk)
+            out.close()
         hexdigest = sha.hexdigest()
         relative = f"{hexdigest[:2]}/{hexdigest}"
         final = root / relative

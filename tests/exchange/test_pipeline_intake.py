@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connection
 
+from exchange.batch_files import open_batch_file
 from exchange.models import Batch, ExchangeLogEntry
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
 
@@ -57,7 +58,9 @@ def test_two_concurrent_identical_posts_give_one_batch(enqueued, settings):
     assert enqueued == [results[0][0].pk]
     batch = Batch.objects.get()
     assert batch.content_digest == f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
-    assert (settings.BATCH_STORAGE_DIR / batch.storage_path).read_bytes() == body
+    with open_batch_file(settings.BATCH_STORAGE_DIR / batch.storage_path) as stored:
+        assert stored.read() == body  # the exact bytes received, decrypted
+    assert body not in (settings.BATCH_STORAGE_DIR / batch.storage_path).read_bytes()  # not in plain text
     assert batch.size_bytes == len(body)
 
 
