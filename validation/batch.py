@@ -199,7 +199,8 @@ class ChunkChecker:
                 base_names.append(name)
                 base_cols.append([v[:] for v in vals] if is_list else vals)
                 continue
-            is_none = np.fromiter(map(_is_none, uniques), dtype=bool, count=len(uniques))
+            is_none = np.zeros(len(uniques), bool)  # (a list comprehension: no call per value)
+            is_none[[i for i, v in enumerate(uniques) if v is None]] = True
             none_rows = is_none[codes]
             absent = int(none_rows.sum())
             if absent == m:
@@ -354,10 +355,6 @@ def _shared_key_dict(names: list[str]) -> dict:
     for name in names:
         setattr(holder, name, None)
     return holder.__dict__
-
-
-def _is_none(v: object) -> bool:
-    return v is None
 
 
 class _LazyValues(dict):

@@ -20,6 +20,11 @@ just does not repeat them for identical inputs. Blocks of department data have a
 few thousand distinct feature tuples per set at most (dates), so a run costs about
 the same whatever the block size.
 
+Which expectations each distinct tuple fails is remembered per column set in the
+(per-process, per catalog/category/day) runner, bounded: a block hands GE only the
+tuples not seen in earlier blocks, and runs only the expectations of the column sets
+that have such tuples (none at all once a batch's value combinations are known).
+
 The suite is run with BOOLEAN_ONLY first; only the expectations that failed are
 re-run with COMPLETE results (unexpected index lists) on the same batch.
 
@@ -258,10 +263,26 @@ class SuiteRunner:
             if r.rule == "required_when_contains"
         }
         self.helper_of = {helper_column(f): f for f in self.contains}
+        self.configs = list(self.suite.expectation_configurations)
+        self.by_meta: dict[tuple, int] = {}  # (set, field, code) -> index into self.configs
+        self.of_set: dict[str, list[int]] = {key: [] for key in self.sets}
+        for i, cfg in enumerate(self.configs):
+            self.by_meta[_meta_key(cfg.meta)] = i
+            self.of_set[cfg.meta["set"]].append(i)
+        # per column set: feature tuple -> indices of the expectations it fails (() = none)
+        self.memo: dict[str, dict] = {key: {} for key in self.sets}
+        if len(self.by_meta) != len(self.configs):  # not one expectation per meta: no memo
+            self.memo = {}
 
     def frame(self, columns: dict[str, NormColumn], n: int) -> tuple[pd.DataFrame, dict[str, tuple]]:
         """The block's feature table for GE and, per column set, (row codes, number of
         distinct tuples): row r carries tuple `codes[r]`, which is table row `codes[r]`."""
+        tables, sets = self.features(columns, n)
+        return _padded(tables), sets
+
+    def features(self, columns: dict[str, NormColumn], n: int) -> tuple[dict, dict[str, tuple]]:
+        """Per GE column, its values along the distinct tuples of its column set, and per
+        column set (row codes, number of distinct tuples)."""
         feats: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # feature -> (row codes, distinct values)
 
         def feat(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -299,56 +320,125 @@ class SuiteRunner:
                 codes, uniq = feat(name)
                 tables[col] = uniq[codes[first]]
             sets[key] = (joint, len(first))
-        size = max((len(t) for t in tables.values()), default=1)
-        data = {}
-        for col, t in tables.items():
-            data[col] = t if len(t) == size else t[np.minimum(np.arange(size), len(t) - 1)]
-        return pd.DataFrame(data), sets
+        return tables, sets
 
     def run(self, columns: dict[str, NormColumn], n: int) -> list[Failure]:
         if n == 0:
             return []
+        tables, sets = self.features(columns, n)
+        # Which expectations each distinct tuple fails is remembered per column set (a
+        # tuple's result depends only on the tuple): GE checks only tuples not seen before
+        # in this process, and only the expectations of the sets that have such tuples.
+        plan: dict[str, tuple] = {}  # set -> (tuple keys or None, memo hits, new tuple indices)
+        for key, cols in self.sets.items():
+            _, k = sets[key]
+            memo = self.memo.get(key)
+            if memo is None or k > MEMO_SET_MAX:
+                plan[key] = (None, [None] * k, list(range(k)))
+                continue
+            tkeys = _tuple_keys([tables[col] for col, _ in cols])
+            hits = list(map(memo.get, tkeys))
+            plan[key] = (tkeys, hits, [i for i, h in enumerate(hits) if h is None])
+        bad_new = self._validate(tables, plan)  # expectation -> failing among the new tuples
+        failing: dict[int, list[int]] = {}  # expectation -> failing tuple indices of its set
+        for key, (tkeys, hits, new) in plan.items():
+            if new:
+                eids = [e for e in self.of_set.get(key, ()) if e in bad_new]
+                for j, i in enumerate(new):
+                    hits[i] = tuple(e for e in eids if bad_new[e][j])
+                memo = self.memo.get(key)
+                if tkeys is not None and memo is not None:
+                    if len(memo) + len(new) > MEMO_MAX_TUPLES:
+                        memo.clear()
+                    memo.update((tkeys[i], hits[i]) for i in new)
+            for i in [i for i, h in enumerate(hits) if h]:
+                for e in hits[i]:
+                    failing.setdefault(e, []).append(i)
+        failures: list[Failure] = []
+        for e in sorted(failing):  # suite order, as GE reports them
+            meta = dict(self.configs[e].meta or {})
+            fld, code, key = meta.pop("field"), meta.pop("code"), meta.pop("set")
+            codes, k = sets[key]
+            bad = np.zeros(k, bool)
+            bad[failing[e]] = True
+            for pos in np.flatnonzero(bad[codes]).tolist():
+                failures.append(Failure(pos, fld, code, meta))
+        return failures
+
+    def _validate(self, tables: dict, plan: dict[str, tuple]) -> dict[int, np.ndarray]:
+        """GE over the new tuples of each column set: {expectation: failing new tuples}."""
+        run_sets = {key for key, (_, _, new) in plan.items() if new}
+        if not run_sets:
+            return {}
         from great_expectations.validator.v1_validator import Validator
 
-        df, sets = self.frame(columns, n)
+        data = {}
+        for key in run_sets:
+            new = np.asarray(plan[key][2], dtype=np.int64)
+            for col, _ in self.sets[key]:
+                data[col] = tables[col][new]
+        configs = [c for c in self.configs if c.meta["set"] in run_sets]
         validator = Validator(
             batch_definition=self.batch_definition,
-            batch_parameters={"dataframe": df},
+            batch_parameters={"dataframe": _padded(data)},
             result_format=FIRST_PASS_FORMAT,
         )
-        first = validator.validate_expectation_suite(self.suite)
         failed = []
-        for r in first.results:
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"GE expectation failed to run: {r.exception_info.get('exception_message')}"
-                )
+        for r in validator._validate_expectation_configs(configs):
+            _raise_if_failed_to_run(r)
             if not r.success:
                 failed.append(r.expectation_config)
         if not failed:
-            return []
+            return {}
         # only the failed expectations again, with unexpected index lists (same batch, no reload)
         validator.result_format = RESULT_FORMAT
-        results = validator._validate_expectation_configs(failed)
-        failures: list[Failure] = []
-        for r in results:
-            meta = dict(r.expectation_config.meta or {})
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"GE expectation failed to run: {r.exception_info.get('exception_message')}"
-                )
+        out: dict[int, np.ndarray] = {}
+        for r in validator._validate_expectation_configs(failed):
+            _raise_if_failed_to_run(r)
             if r.success:
                 continue
-            fld, code, key = meta.pop("field"), meta.pop("code"), meta.pop("set")
-            codes, k = sets[key]
+            meta = r.expectation_config.meta or {}
+            k = len(plan[meta["set"]][2])
             bad = np.zeros(k, bool)
             for idx in r.result.get("unexpected_index_list") or []:
                 pos = idx if isinstance(idx, int | np.integer) else next(iter(idx.values()))
                 if pos < k:  # rows past k repeat the last tuple (padding)
                     bad[pos] = True
-            for pos in np.flatnonzero(bad[codes]).tolist():
-                failures.append(Failure(pos, fld, code, meta))
-        return failures
+            out[self.by_meta[_meta_key(meta)]] = bad
+        return out
+
+
+MEMO_SET_MAX = 50_000  # column sets with more distinct tuples in a block are not memoised
+MEMO_MAX_TUPLES = 200_000  # per column set; the memo is cleared when exceeded
+
+
+def _meta_key(meta: dict) -> tuple:
+    return (meta["set"], meta["field"], meta["code"])
+
+
+def _raise_if_failed_to_run(r) -> None:
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        raise RuntimeError(f"GE expectation failed to run: {r.exception_info.get('exception_message')}")
+
+
+def _tuple_keys(arrays: list[np.ndarray]) -> list:
+    """Hashable keys of the tuples along `arrays` (NaN as None, so that equal tuples match)."""
+    lists = []
+    for a in arrays:
+        values = a.tolist()
+        if a.dtype.kind == "f":
+            values = [None if v != v else v for v in values]
+        lists.append(values)
+    return lists[0] if len(lists) == 1 else list(zip(*lists, strict=True))
+
+
+def _padded(tables: dict) -> pd.DataFrame:
+    """One frame of columns of different lengths, each padded by repeating its last value."""
+    size = max((len(t) for t in tables.values()), default=1)
+    data = {}
+    for col, t in tables.items():
+        data[col] = t if len(t) == size else t[np.minimum(np.arange(size), len(t) - 1)]
+    return pd.DataFrame(data)
 
 
 def suite_runner(catalog: Catalog, category: Category, today: dt.date) -> SuiteRunner:

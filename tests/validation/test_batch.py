@@ -1,5 +1,6 @@
 """validation/batch.py::validate_batch — parsing, normalisation and the catalog rules."""
 
+import copy
 import io
 import json
 
@@ -389,3 +390,40 @@ def test_validate_batch_is_lazy_and_never_raises_other_errors():
             )
         except BatchParseError:
             pass
+
+
+def test_results_remembered_across_blocks_are_the_same(monkeypatch):
+    """GE results per feature tuple are remembered by the suite runner: blocks whose value
+    combinations were seen before (in this batch or an earlier one) get the same rejections."""
+    import validation.batch as vb
+    from validation.expectations import suite_runner
+
+    rows = []
+    for i in range(1, 41):
+        over = {"decision_no": f"罚{i}"}
+        if i % 5 == 0:
+            over["fine_amount"] = "-1"  # below_minimum
+        if i % 8 == 0:
+            over["penalty_types"], over["fine_amount"] = "罚款", ""  # required when penalty_types has 罚款
+        if i % 13 == 0:
+            over["decided_on"] = "2030-01-01"  # future_date
+        rows.append(penalty_row(**over))
+    data = csv_bytes(rows)
+    fresh = copy.copy(CATALOG)  # another catalog object: its own runner, an empty memo
+    whole = one(data)
+    monkeypatch.setattr(vb, "GE_BLOCK_ROWS", 4)
+    per_block = [
+        list(validate_batch(io.BytesIO(data), category="admin_penalty", content_type="text/csv",
+                            catalog=fresh, today=TODAY, chunk_rows=4))
+        for _ in range(2)
+    ]  # fmt: skip
+    memo = suite_runner(fresh, fresh.categories["admin_penalty"], TODAY).memo
+    assert any(memo.values())
+    for chunks in per_block:
+        rows_, rejections = [r for c in chunks for r in c.rows], [j for c in chunks for j in c.rejections]
+        assert rows_ == whole[0] and rejections == whole[1]
+    assert {(j.field, j.code) for j in whole[1]} == {
+        ("fine_amount", "below_minimum"),
+        ("fine_amount", "required"),
+        ("decided_on", "future_date"),
+    }
