@@ -150,36 +150,40 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
                 progress(batch)
 
 
-def _ahead(items: Iterator, depth: int = 1) -> Iterator:
-    """Iterate `items` in a worker thread, at most `depth` items ahead of the consumer. The thread
-    must not touch the database (Django connections are per thread). Its exceptions re-raise here;
-    when the consumer stops early, the thread is stopped and joined before this returns."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)
+def _ahead(items: Iterator) -> Iterator:
+    """Iterate `items` in a worker thread, one item ahead of the consumer: the thread starts item n+1
+    when the consumer takes item n, so at most two items are alive (memory: two chunks, not three).
+    The thread must not touch the database (Django connections are per thread). Its exceptions
+    re-raise here; when the consumer stops early, the thread is stopped and joined before this returns."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    taken = threading.Semaphore(1)  # released when the consumer takes an item
     stop = threading.Event()
 
-    def put(item) -> bool:
+    def wait_taken() -> bool:
         while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
+            if taken.acquire(timeout=0.2):
+                return not stop.is_set()
         return False
 
     def produce() -> None:
         try:
-            for item in items:
-                if not put(("item", item)):
+            while wait_taken():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    handoff.put(("done", None))
                     return
-            put(("done", None))
+                handoff.put(("item", item))
+                del item
         except BaseException as exc:  # noqa: BLE001 handed to the consumer
-            put(("error", exc))
+            handoff.put(("error", exc))
 
     worker = threading.Thread(target=produce, name="batch-validate", daemon=True)
     worker.start()
     try:
         while True:
-            kind, item = slots.get()
+            kind, item = handoff.get()
+            taken.release()
             if kind == "done":
                 return
             if kind == "error":
@@ -188,6 +192,7 @@ def _ahead(items: Iterator, depth: int = 1) -> Iterator:
             del item
     finally:
         stop.set()
+        taken.release()  # a producer waiting for a hand-off sees the stop
         worker.join()
 
 
