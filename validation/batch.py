@@ -37,7 +37,7 @@ __all__ = [
     "validate_batch",
 ]
 
-GE_BLOCK_ROWS = 200_000
+GE_BLOCK_ROWS = 100_000
 LIST_TYPES = {"enum_list", "text_list"}
 
 
