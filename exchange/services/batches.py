@@ -3,7 +3,6 @@ log it, and hand it to the pipeline (credit.pipeline) after commit."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import tempfile
@@ -17,6 +16,7 @@ from exchange.batch_files import BatchFileWriter
 from exchange.exchange_log import log_append
 from exchange.models import Batch, Department
 from exchange.services.row_count import RowCounter
+from exchange.signatures.digest import digest_header
 
 READ_SIZE = 1024 * 1024
 
@@ -31,10 +31,6 @@ class BatchIdConflict(Exception):
 
 class CategoryNotWritable(Exception):
     """The department may not write this category (→ 403)."""
-
-
-def content_digest(sha256: bytes) -> str:
-    return f"sha-256=:{base64.b64encode(sha256).decode()}:"
 
 
 def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
@@ -67,7 +63,7 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return relative, content_digest(sha.digest()), size
+    return relative, digest_header(sha.digest()), size
 
 
 def batch_receive(*, department: Department, category: str, batch_id: str, content_type: str, body: BinaryIO,
