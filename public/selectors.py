@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from django.db import connections
+from django.db import Error, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from credit.identity import code_normalise
@@ -19,6 +20,7 @@ from public.search import Query, name_bigrams
 from validation.catalog import Catalog, file_catalog
 
 DB = "public"
+T = TypeVar("T")
 PAGE_SIZE = 20
 MATCH_CAP = 1000  # a search lists at most this many matches; more means "be more specific"
 CATEGORY_ORDER = ("admin_license", "admin_penalty", "red_list", "black_list")
@@ -45,9 +47,9 @@ class _PreparedDebugWrapper(CursorDebugWrapper):
 
 def _cursor():
     """A cursor on the `public` alias for the hot queries: Django's wrapper (errors, query logging and
-    assertNumQueries see it) around a prepared-statement cursor."""
+    assertNumQueries see it) around a prepared-statement cursor. No health check (`SELECT 1`, a round trip
+    on every request with CONN_HEALTH_CHECKS): `_read` retries on a new connection when this one is dead."""
     connection = connections[DB]
-    connection.close_if_health_check_failed()  # as connection.cursor() would (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django's default, which turns preparing off altogether; Django's own
@@ -59,6 +61,23 @@ def _cursor():
             cursor.execute("SET plan_cache_mode = force_generic_plan")
     wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
     return wrapper(_PreparedCursor(raw), connection)
+
+
+def _read(work: Callable[[CursorWrapper], T]) -> T:
+    """`work(cursor)` on the public connection. It only reads, so when the kept connection turns out to be
+    dead (server restarted, connection dropped while idle: what CONN_HEALTH_CHECKS guards against with a
+    `SELECT 1` per request) it runs once more on a new connection; any other error is raised."""
+    connection = connections[DB]
+    try:
+        with _cursor() as cursor:
+            return work(cursor)
+    except Error:  # Django's OperationalError or InterfaceError around psycopg's
+        # Only now, on the error path, the round trip that tells a dead connection from a bad statement.
+        if connection.in_atomic_block or connection.connection is None or connection.is_usable():
+            raise
+        connection.close()
+    with _cursor() as cursor:
+        return work(cursor)
 
 
 @lru_cache(maxsize=1)
@@ -184,18 +203,24 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
         if len(query.code) < USCC_LENGTH:
             branches.append(_USCC_PART_BRANCH)
         params["code_infix"] = f"%{query.code}%"
-    with _cursor() as cursor:  # prepared: planning this UNION over the views costs more than running it
-        cursor.execute(_SEARCH_SQL.format(branches="\n    UNION ALL\n    ".join(branches)), params)
+    sql = _SEARCH_SQL.format(branches="\n    UNION ALL\n    ".join(branches))
+
+    def read(cursor) -> tuple[list, dict]:  # prepared: planning this UNION costs more than running it
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-        result.hits = [SearchHit(id=r[0], code=r[1], name=r[2], kind=r[3], status=r[4], id_number_masked=r[5],
-                                 former_name=r[6]) for r in rows]
-        result.total = rows[0][7] if rows else 0
-        if result.hits:
-            cursor.execute(_BADGES_SQL, [[h.id for h in result.hits]])
+        badges = {}
+        if rows:
+            cursor.execute(_BADGES_SQL, [[r[0] for r in rows]])
             badges = {r[0]: r[1:] for r in cursor.fetchall()}
-            for hit in result.hits:
-                hit.penalties, hit.black_listed, hit.red_listed, hit.under_objection = badges.get(
-                    hit.id, (0, False, False, False))
+        return rows, badges
+
+    rows, badges = _read(read)
+    result.hits = [SearchHit(id=r[0], code=r[1], name=r[2], kind=r[3], status=r[4], id_number_masked=r[5],
+                             former_name=r[6]) for r in rows]
+    result.total = rows[0][7] if rows else 0
+    for hit in result.hits:
+        hit.penalties, hit.black_listed, hit.red_listed, hit.under_objection = badges.get(
+            hit.id, (0, False, False, False))
     if not rows and page > 1:  # past the last page: the total is still worth showing
         result.total = subject_search(query=query, page=1).total
     return result
@@ -334,9 +359,11 @@ def subject_page(*, code: str) -> SubjectPage | None:
         sql, param = _SUBJECT_BY_ID, int(value[2:])
     else:
         sql, param = _SUBJECT_BY_USCC, value
-    with _cursor() as cursor:
+    def read(cursor):
         cursor.execute(sql, [param])
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+    row = _read(read)
     if row is None:
         return None
     subject = PublicSubject(*row[:13])
