@@ -285,21 +285,52 @@ class SubjectProfile:
         return any(r.under_objection for c in self.categories for r in c.records)
 
 
-def _shown_value(cat: Catalog, fd, value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return ""
-    if fd.type == "enum" and fd.enum:
-        return cat.enum_label(fd.enum, str(value))
-    if fd.type == "enum_list" and fd.enum:
-        values = value if isinstance(value, list) else str(value).split(";")
-        return "；".join(cat.enum_label(fd.enum, str(v)) for v in values)
-    if isinstance(value, list):
-        return "；".join(str(v) for v in value)
-    return str(value)
+@dataclass(frozen=True)
+class _FieldShown:
+    """How a catalog field is shown: its label, and its enumeration's labels when it has one."""
+
+    name: str
+    label: str
+    type: str
+    enum_labels: dict[str, str] | None
+
+    def value(self, value: Any) -> str:
+        if value is None or value == "" or value == []:
+            return ""
+        if self.enum_labels is not None:
+            labels = self.enum_labels
+            if self.type == "enum":
+                return labels.get(str(value), str(value))
+            values = value if isinstance(value, list) else str(value).split(";")
+            return "；".join(labels.get(str(v), str(v)) for v in values)
+        if isinstance(value, list):
+            return "；".join(str(v) for v in value)
+        return str(value)
 
 
 _NOT_SHOWN = {"op", "usage_scope", "subject_name", "subject_type", "uscc", "registration_no", "org_code",
               "legal_representative", "id_type", "id_number"}
+
+
+@lru_cache(maxsize=64)
+def _fields_shown(category_name: str) -> tuple[_FieldShown, ...]:
+    """A category's shown fields, in the catalog's order; worked out once per category, not per record.
+    The subject block is the page's; the computed publicity_until is shown instead of the payload's."""
+    cat = catalog()
+    category = cat.categories.get(category_name)
+    if category is None:
+        return ()
+    shown = []
+    for fd in category.fields:
+        if fd.name in _NOT_SHOWN and category_name != "registration":
+            continue
+        if fd.name in {"op", "id_number", "publicity_until"}:
+            continue
+        enum_labels = None
+        if fd.type in {"enum", "enum_list"} and fd.enum:
+            enum_labels = {v.code: v.label for v in reversed(cat.enums[fd.enum])}  # the first wins
+        shown.append(_FieldShown(name=fd.name, label=fd.label, type=fd.type, enum_labels=enum_labels))
+    return tuple(shown)
 
 
 def record_shown(row: list) -> ShownRecord:
@@ -307,18 +338,11 @@ def record_shown(row: list) -> ShownRecord:
     `row` as _SUBJECT_SQL aggregates it: id, category, data, publicity_from, publicity_until, department,
     updated_at, under_objection (dates and times as JSON gives them)."""
     record_id, category_name, data, publicity_from, publicity_until, department, updated_at, objection = row
-    cat = catalog()
-    category = cat.categories.get(category_name)
     fields = []
-    if category is not None:
-        for fd in category.fields:
-            if fd.name in _NOT_SHOWN and category_name != "registration":
-                continue
-            if fd.name in {"op", "id_number", "publicity_until"}:  # the computed publicity_until is shown instead
-                continue
-            value = _shown_value(cat, fd, data.get(fd.name))
-            if value:
-                fields.append(ShownField(name=fd.name, label=fd.label, value=value))
+    for shown in _fields_shown(category_name):
+        value = shown.value(data.get(shown.name))
+        if value:
+            fields.append(ShownField(name=shown.name, label=shown.label, value=value))
     return ShownRecord(id=record_id, category=category_name, fields=fields, data=data, department=department,
                        updated_at=dt.datetime.fromisoformat(updated_at),
                        publicity_from=dt.date.fromisoformat(publicity_from) if publicity_from else None,

@@ -66,13 +66,8 @@ def subject_page(request, code: str):
         if canonical:
             return redirect("public:subject", code=canonical, permanent=True)
         return render(request, "public/not_found.html", {"code": code}, status=404)
-    profile = page.profile
-    return render(request, "public/subject.html", {
-        "profile": profile, "subject": page.subject, "kind_label": selectors.kind_label(page.subject.kind),
-        "badges_html": html.badges_html(profile), "basic_fields_html": html.basic_fields_html(profile),
-        "categories_html": html.categories_html(profile),
-        "registration_updated": html.updated_text(profile.registration) if profile.registration else "",
-    })
+    # Made in Python (public/html.py) into base.html's frame: no template rendering, no context processors.
+    return HttpResponse(html.subject_html(page, kind_label=selectors.kind_label(page.subject.kind)))
 
 
 def bench_trivial(request):

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from django.urls import clear_script_prefix, set_script_prefix
 
 from tests.public.conftest import PUBLIC_DB, committed
 from tests.public.seed import SCRIPT
@@ -67,6 +68,29 @@ def test_subject_page_shows_records_in_publicity_only(client, store):
     assert "长沙天翼电子有限公司" in html  # former name
     assert "来源：湖南省市场监督管理局" in html
     assert SCRIPT not in html and "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+
+
+def test_subject_page_frame_and_basic_information(client, store):
+    """The page is made in public/html.py into base.html's frame (rendered once per URL prefix)."""
+    html = client.get(f"/subjects/{store.tianyi_uscc}").content.decode()
+    assert "<title>湖南天翼（长沙）科技有限公司 · 湖南省信用信息共享平台</title>" in html
+    assert html.count('href="/"') == 2  # the header's and "← 重新查询"
+    assert f'<dt>统一社会信用代码</dt><dd class="code">{store.tianyi_uscc}</dd>' in html
+    assert '<dt>组织机构代码</dt><dd class="code">' in html and "<dt>曾用名</dt><dd>长沙天翼电子有限公司</dd>" in html
+    assert "<dt>法定代表人</dt><dd>王五</dd>" in html and "<dt>登记状态</dt><dd>存续</dd>" in html
+    assert "长沙市岳麓区&lt;script&gt;" in html and "来源：长沙市中级人民法院&lt;script&gt;" in html
+    assert html.rstrip().endswith("</html>") and "\x00" not in html
+    set_script_prefix("/credit/")  # as WSGIHandler does behind a proxy that mounts the site at /credit
+    try:
+        behind_a_prefix = client.get(f"/subjects/{store.tianyi_uscc}").content.decode()
+    finally:
+        clear_script_prefix()
+    assert behind_a_prefix.count('href="/credit/"') == 2 and 'href="/"' not in behind_a_prefix
+    person = client.get("/", {"q": store.person_name}).content.decode()
+    href = re.search(r'<a class="name" href="([^"]+)">赵六</a>', person).group(1)
+    page = client.get(href).content.decode()
+    assert f'<dt>证件号码</dt><dd class="code">{store.person_masked}</dd>' in page
+    assert "<dt>统一社会信用代码</dt>" not in page and "暂无登记注册信息。" in page
 
 
 def test_subject_page_by_lower_case_code_and_unknown_code(client, store):
