@@ -135,23 +135,27 @@ def _like_escape(text: str) -> str:
 
 # Each branch yields a candidate with what the ranking needs (the subject's USCC and search name), so that
 # the ranking runs over the candidates (up to MATCH_CAP + 1 of each branch) and only the page's 20 rows
-# are read back from the view for display.
+# are read back from the view for display. A subject found twice (by its name and a former name, or by a
+# code) counts once, as found by its name if it was (hashed: GROUP BY, not a sort); the page's rows are
+# the top 20 of the ranking (a bounded heap sort, not a full sort of up to 2,000 candidates for a rank).
 _SEARCH_SQL = """
 WITH candidates AS (
     {branches}
 ), matched AS (
-    SELECT DISTINCT ON (c.id) c.* FROM candidates c ORDER BY c.id, c.former_name NULLS FIRST
+    SELECT c.id, min(c.uscc) AS uscc, min(c.search_name) AS search_name,
+           CASE WHEN count(c.former_name) = count(*) THEN min(c.former_name) END AS former_name
+    FROM candidates c GROUP BY c.id
 ), ranked AS (
     SELECT m.id, m.former_name, count(*) OVER () AS total,
-           row_number() OVER (ORDER BY (m.uscc IS NOT DISTINCT FROM %(code)s) DESC, (m.search_name = %(name)s) DESC,
-                                       (m.search_name LIKE %(prefix)s ESCAPE '\\') DESC, (m.former_name IS NULL) DESC,
-                                       length(m.search_name), m.id) AS rank
+           m.uscc IS NOT DISTINCT FROM %(code)s AS same_code, m.search_name = %(name)s AS same_name,
+           m.search_name LIKE %(prefix)s ESCAPE '\\' AS prefix, m.former_name IS NULL AS by_name,
+           length(m.search_name) AS length
     FROM matched m
-    ORDER BY rank LIMIT %(limit)s OFFSET %(offset)s
+    ORDER BY same_code DESC, same_name DESC, prefix DESC, by_name DESC, length, m.id LIMIT %(limit)s OFFSET %(offset)s
 )
 SELECT s.id, s.code, s.name, s.kind, s.status, s.id_number_masked, r.former_name, r.total
 FROM ranked r JOIN public_view.subjects s ON s.id = r.id
-ORDER BY r.rank
+ORDER BY r.same_code DESC, r.same_name DESC, r.prefix DESC, r.by_name DESC, r.length, r.id
 """
 _NAME_BRANCHES = [
     """(SELECT s.id, NULL::text AS former_name, s.uscc, s.search_name FROM public_view.subjects s
