@@ -37,6 +37,9 @@ class BatchParseError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self):  # crosses process boundaries (validation workers) intact
+        return (type(self), (self.code, self.message))
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -87,6 +90,9 @@ def parse_media_type(content_type: str) -> MediaType:
     )
 
 
+BINARY_CONTENT = ("binary_content", "文件含有二进制内容（NUL 字节），不是文本格式的 CSV 或 NDJSON")
+
+
 def _byte_pieces(stream: BinaryIO, encoding: str) -> Iterator[Iterable[str]]:
     """Decoded lines (newline kept) in pieces of up to ~1 MiB, each line at most
     MAX_LINE_BYTES; longer ones become _OVERLONG. Chained, the pieces are iterated
@@ -99,9 +105,7 @@ def _byte_pieces(stream: BinaryIO, encoding: str) -> Iterator[Iterable[str]]:
         if first:
             first = False
             if piece and b"\x00" in piece[:SNIFF_BYTES]:
-                raise BatchParseError(
-                    "binary_content", "文件含有二进制内容（NUL 字节），不是文本格式的 CSV 或 NDJSON"
-                )
+                raise BatchParseError(*BINARY_CONTENT)
         if not piece:
             if skipping:
                 yield (_OVERLONG,)
@@ -150,11 +154,21 @@ def _bad_header(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
+NO_DATA_ROWS = ("no_data_rows", "文件只有表头，没有数据行")
+NDJSON_EMPTY = ("empty_file", "文件为空，没有数据行")
+
+
 class CsvSource:
-    def __init__(self, stream: BinaryIO, category: Category, encoding: str):
+    """`fields` given: the stream is data rows only (the header was read elsewhere)."""
+
+    def __init__(self, stream: BinaryIO, category: Category, encoding: str, fields: list[str] | None = None):
         self.category = category
+        self.encoding = encoding
         self.lines = _Lines(stream, encoding)
         self.reader = csv.reader(self.lines.it)
+        if fields is not None:
+            self.fields = fields
+            return
         header = self._first_record()
         if header is None:
             raise BatchParseError("empty_file", "文件为空，没有表头和数据")
@@ -194,9 +208,10 @@ class CsvSource:
             got += new - (out[start:] if start else out).count([])
         return out, False
 
-    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
+    def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
+        """Rows are numbered from row_base + 1 (a stream that starts mid-batch)."""
         ncols = len(self.fields)
-        row = 0
+        row = row_base
         at_end = False
         if start_after_row:
             skipped, at_end = self._take(start_after_row)
@@ -258,7 +273,7 @@ class CsvSource:
             del good
             yield block
         if row == 0:
-            raise BatchParseError("no_data_rows", "文件只有表头，没有数据行")
+            raise BatchParseError(*NO_DATA_ROWS)
 
 
 def resolve_header(category: Category, header: list[str]) -> list[str]:
@@ -306,9 +321,11 @@ class NdjsonSource:
         self.name_set = set(self.names)
         self.fields = self.names
 
-    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
-        row = 0
-        first_line = True
+    def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
+        """Rows are numbered from row_base + 1 (a stream that starts mid-batch)."""
+        row = row_base
+        first_line = row_base == 0
+        start_after_row = max(start_after_row, row_base)
         block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
         objs: list[dict] = []
         for line in self.lines:
@@ -329,7 +346,7 @@ class NdjsonSource:
                 objs = []
                 block = RawBlock(first_row=row + 1, last_row=row)
         if row == 0:
-            raise BatchParseError("empty_file", "文件为空，没有数据行")
+            raise BatchParseError(*NDJSON_EMPTY)
         if row >= block.first_row:
             yield self._finish(block, objs, row)
 
