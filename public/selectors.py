@@ -344,7 +344,10 @@ def record_shown(row: list) -> ShownRecord:
     record_id, category_name, data, publicity_from, publicity_until, department, updated_at, objection = row
     fields = []
     for shown in _fields_shown(category_name):
-        value = shown.value(data.get(shown.name))
+        raw = data.get(shown.name)
+        if raw is None or raw == "":  # most of a category's fields, on most records
+            continue
+        value = shown.value(raw)
         if value:
             fields.append(ShownField(name=shown.name, label=shown.label, value=value))
     return ShownRecord(id=record_id, category=category_name, fields=fields, data=data, department=department,

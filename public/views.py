@@ -7,8 +7,9 @@ import functools
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_cache_control
-from django.views.decorators.http import condition, require_safe
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
+from django.views.decorators.http import require_safe
 
 from public import html, selectors
 from public.ratelimit import rate_limited_page
@@ -29,7 +30,10 @@ def public_cached(view):
     def wrapper(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         if response.status_code in (200, 304):
-            patch_cache_control(response, public=True, max_age=settings.PUBLIC_CACHE_SECONDS)
+            if response.has_header("Cache-Control"):  # merge with the view's own directives
+                patch_cache_control(response, public=True, max_age=settings.PUBLIC_CACHE_SECONDS)
+            else:  # the same header, without patch_cache_control's parsing (~10 µs of a ~1 ms page)
+                response["Cache-Control"] = f"public, max-age={settings.PUBLIC_CACHE_SECONDS}"
         return response
 
     return wrapper
@@ -49,25 +53,30 @@ def search_page(request):
     })
 
 
-def _subject_etag(request, code: str) -> str | None:
-    page = selectors.subject_page(code=code)
-    request.public_subject_page = page  # the view reuses it: one query per request, 304 or 200
-    return page.etag if page else None
+# What @condition reads. It costs ~20 µs a request (of a ~1 ms page) even when the client asks nothing,
+# so the subject page calls Django's get_conditional_response (what @condition calls) only when it does.
+_CONDITIONAL_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
 
 
 @require_safe
 @rate_limited_page
 @public_cached
-@condition(etag_func=_subject_etag)
 def subject_page(request, code: str):
-    page = request.public_subject_page
+    page = selectors.subject_page(code=code)  # one query, 304 or 200: the ETag comes from the same rows
     if page is None:
         canonical = selectors.subject_code_for_alias(code=code)
         if canonical:
             return redirect("public:subject", code=canonical, permanent=True)
         return render(request, "public/not_found.html", {"code": code}, status=404)
-    # Made in Python (public/html.py) into base.html's frame: no template rendering, no context processors.
-    return HttpResponse(html.subject_html(page, kind_label=selectors.kind_label(page.subject.kind)))
+    etag = quote_etag(page.etag)
+    response = None
+    if any(header in request.META for header in _CONDITIONAL_HEADERS):
+        response = get_conditional_response(request, etag=etag)  # 304 (or 412), or None: send the page
+    if response is None:
+        # Made in Python (public/html.py) into base.html's frame: no template rendering, no context processors.
+        response = HttpResponse(html.subject_html(page, kind_label=selectors.kind_label(page.subject.kind)))
+    response["ETag"] = etag
+    return response
 
 
 def bench_trivial(request):

@@ -125,9 +125,28 @@ def test_subject_page_cache_headers_and_conditional_get(client, store, settings)
     again = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304 and again["ETag"] == etag and again["Cache-Control"] == "public, max-age=45"
     assert client.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+    assert client.get(url, HTTP_IF_NONE_MATCH="*").status_code == 304
+    assert client.get(url, HTTP_IF_MATCH='"other"').status_code == 412  # as Django's @condition answers
+    assert client.get(url, HTTP_IF_MATCH=etag).status_code == 200
     with committed("UPDATE credit_objection SET status = 'upheld', decided_at = now()",
                    "UPDATE credit_objection SET status = 'open', decided_at = NULL"):
         changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
         assert changed.status_code == 200 and changed["ETag"] != etag
         assert "该信息正在异议处理中" not in changed.content.decode()
     assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+def test_public_cached_keeps_a_views_own_cache_directives(rf, settings):
+    from django.http import HttpResponse
+
+    from public.views import public_cached
+
+    settings.PUBLIC_CACHE_SECONDS = 30
+
+    def view(request):
+        response = HttpResponse("x")
+        response["Cache-Control"] = "no-transform"
+        return response
+
+    assert public_cached(view)(rf.get("/"))["Cache-Control"] == "no-transform, public, max-age=30"
+    assert public_cached(lambda request: HttpResponse("x"))(rf.get("/"))["Cache-Control"] == "public, max-age=30"
