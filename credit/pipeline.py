@@ -14,6 +14,7 @@ lock is free.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -28,12 +29,13 @@ from django.utils import timezone
 from credit.locks import BATCH_RUN_CLASS, merge_lock
 from credit.merge import merge_chunk
 from credit.models import StagedRow
-from credit.staging import STAGED_COLUMNS, stage_rows
+from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_files import open_batch_file
 from exchange.models import Batch, BatchRejection, BatchStatus
 from exchange.receipts import batch_receipt_issue
 from validation.batch import BatchParseError, validate_batch
 from validation.catalog import SUBJECT_KEY, current_catalog
+from validation.parallel import validate_batch_in_workers, validation_workers
 
 log = logging.getLogger(__name__)
 
@@ -112,40 +114,36 @@ def _storage_path(batch: Batch) -> Path:
 def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
-    Validating and staging (Python, no database) run one chunk ahead in a thread, so chunk n+1 is
-    prepared while chunk n is written and committed (the server works, this process waits without
-    the GIL). Writes and progress stay in this thread, in order, one transaction per chunk."""
+    Validating and staging (Python, no database) run in validation worker processes, several
+    chunks ahead (or, with VALIDATION_WORKERS=0, in a thread one chunk ahead), while this thread
+    writes chunk after chunk as COPY text: writes and progress stay here, in order, one
+    transaction per chunk."""
     catalog = current_catalog()
     category = catalog.category(batch.category)
     start_after = batch.validated_through_row
-
-    def prepared(stream) -> Iterator[tuple[int, list[tuple], list]]:
-        chunks = validate_batch(stream, category=batch.category, content_type=batch.content_type,
-                                catalog=catalog, chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after)
-        for chunk in chunks:
-            if chunk.last_row <= start_after:
-                continue
-            staged, rejections = [], list(chunk.rejections)
-            for kind, item in stage_rows(batch_id=batch.id, rows=chunk.rows, category=category, catalog=catalog):
-                if kind == "staged":
-                    staged.append(item)
-                else:
-                    rejections.append(_unidentified(item))
-            yield chunk.last_row, staged, rejections
-
+    stage = functools.partial(stage_chunk, batch_id=batch.id, category=category, catalog=catalog)
+    options = dict(category=batch.category, content_type=batch.content_type, catalog=catalog,
+                   chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after)
+    workers = validation_workers()
     with open_batch_file(_storage_path(batch)) as stream:
-        for last_row, staged, rejections in _ahead(prepared(stream)):
+        if workers:
+            staged_chunks = validate_batch_in_workers(stream, workers=workers, then=stage, **options)
+        else:
+            staged_chunks = _ahead(map(stage, validate_batch(stream, **options)))
+        for staged in staged_chunks:
+            if staged.last_row <= start_after:
+                continue
             with transaction.atomic():
-                _copy_staged(staged)
-                rejected = _rejections_insert(batch.id, rejections)
-                n = last_row - batch.validated_through_row
+                _copy_staged(staged.copy_text)
+                rejected = _rejections_insert(batch.id, staged.rejections)
+                n = staged.last_row - batch.validated_through_row
                 moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
-                    validated_through_row=last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
+                    validated_through_row=staged.last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
                 if moved != 1:
                     raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
             batch.validated_through_row, batch.rows, batch.rejected = (
-                last_row, batch.rows + n, batch.rejected + rejected)
-            del staged, rejections
+                staged.last_row, batch.rows + n, batch.rejected + rejected)
+            del staged
             if progress:
                 progress(batch)
 
@@ -196,21 +194,13 @@ def _ahead(items: Iterator) -> Iterator:
         worker.join()
 
 
-def _unidentified(row: int):
-    from validation.parsing import Rejection
-
-    return Rejection(row, "uscc", "subject_unidentified",
-                     "未提供可识别主体的代码：统一社会信用代码、组织机构代码、工商注册号或证件号码至少填一项")
-
-
-def _copy_staged(rows: list[tuple]) -> None:
-    if not rows:
+def _copy_staged(copy_text: bytes) -> None:
+    if not copy_text:
         return
     with connection.cursor() as cursor:
         sql = f"COPY {StagedRow._meta.db_table} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(copy_text)
 
 
 def _rejections_insert(batch_id: int, rejections: list) -> int:

@@ -4,9 +4,11 @@ publicity window."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from credit.identity import id_number_encrypt, id_number_index, id_number_mask
@@ -98,6 +100,50 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
         registration_no, id_type, index or "", encrypted, masked, name, name_key(name), window_from,
         window_until, window_ends, never,
     )
+
+
+@dataclass(frozen=True)
+class StagedChunk:
+    """A validated chunk made ready for the database: its staged rows as COPY text, and its
+    rejections (validation's and `subject_unidentified`)."""
+
+    first_row: int
+    last_row: int
+    rows: int
+    copy_text: bytes
+    rejections: list
+
+
+def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog) -> StagedChunk:
+    """Runs where the chunk was validated (a validation worker process): no database here."""
+    from validation.parsing import Rejection
+
+    lines, rejections = [], list(chunk.rejections)
+    for kind, item in stage_rows(batch_id=batch_id, rows=chunk.rows, category=category, catalog=catalog):
+        if kind == "staged":
+            lines.append("\t".join(map(_copy_cell, item)))
+        else:
+            rejections.append(Rejection(item, "uscc", "subject_unidentified", UNIDENTIFIED_MESSAGE))
+    rejections.sort(key=lambda r: r.row)
+    text = "\n".join(lines) + "\n" if lines else ""
+    return StagedChunk(chunk.first_row, chunk.last_row, len(lines), text.encode(), rejections)
+
+
+UNIDENTIFIED_MESSAGE = "未提供可识别主体的代码：统一社会信用代码、组织机构代码、工商注册号或证件号码至少填一项"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_cell(value) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()  # bytea hex form, its backslash escaped for COPY
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)  # int
 
 
 def stage_rows(*, batch_id: int, rows: Iterable, category: Category, catalog: Catalog):

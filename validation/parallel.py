@@ -21,6 +21,9 @@ import ctypes
 import datetime as dt
 import gc
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.process
+import multiprocessing.util
 import os
 import signal
 from array import array
@@ -74,7 +77,7 @@ def validate_batch_in_workers(
     jobs = _jobs(slices, job_rows)
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("fork"),
+        mp_context=_FORK,
         initializer=_worker_start,
         initargs=(os.getpid(), state),  # fork: inherited, not pickled
     )
@@ -215,6 +218,40 @@ def _unpack_block(packed: tuple) -> RawBlock:
 
 
 # -- in the worker ------------------------------------------------------------------
+
+
+class _WorkerProcess(multiprocessing.context.ForkProcess):
+    def start(self) -> None:
+        """Start even from a daemonic process (a Celery prefork pool child is one). multiprocessing
+        refuses that so that children cannot outlive a daemon; these die with their parent instead
+        (PR_SET_PDEATHSIG, see _die_with_parent) and are joined when the batch's validation ends."""
+        config = multiprocessing.process.current_process()._config
+        daemonic = config.pop("daemon", None)
+        try:
+            super().start()
+        finally:
+            if daemonic is not None:
+                config["daemon"] = daemonic
+
+    @staticmethod
+    def _after_fork() -> None:
+        """Run only multiprocessing's own after-fork hooks. Others belong to clients of the parent's
+        connections: kombu's (a Celery worker's broker client) "closes" them by reading from sockets
+        the parent still uses, which hangs here and would take the parent's replies. A worker never
+        uses them: it parses and checks, nothing else."""
+        registry = multiprocessing.util._afterfork_registry
+        for key in [
+            k for k in registry if not (getattr(k[2], "__module__", "") or "").startswith("multiprocessing")
+        ]:
+            del registry[key]
+        multiprocessing.process.BaseProcess._after_fork()
+
+
+class _ForkContext(multiprocessing.context.ForkContext):
+    Process = _WorkerProcess
+
+
+_FORK = _ForkContext()
 
 _state: tuple | None = None  # (checker, then, chunk_rows, slice format)
 
