@@ -40,7 +40,7 @@ PG_SETTINGS = {
     "listen_addresses": "''",
     "unix_socket_directories": None,  # filled with PG_RUN
     "max_connections": "200",
-    "shared_buffers": "'512MB'",
+    "shared_buffers": "'2GB'",  # keeps the public lookup's tables and indexes cached (24 GiB machines)
     "work_mem": "'32MB'",
     "maintenance_work_mem": "'256MB'",
     "synchronous_commit": "off",  # a crash may lose the last few commits, never corrupt: fine for a dev cluster
@@ -148,11 +148,8 @@ def ensure_postgres() -> None:
              "--encoding=UTF8", "--locale=C.UTF-8"],
             check=True, capture_output=True,
         )
-        settings = dict(PG_SETTINGS, unix_socket_directories=f"'{PG_RUN}'")
-        with open(PG_DATA / "postgresql.auto.conf", "a") as fh:
-            for key, value in settings.items():
-                fh.write(f"{key} = {value}\n")
     if not _pg_running():
+        _write_pg_settings()  # before every start: a changed PG_SETTINGS reaches existing clusters too
         log("starting PostgreSQL")
         _ensure_pg_user_can_reach(PG_DIR)
         PG_RUN.mkdir(parents=True, exist_ok=True)
@@ -168,6 +165,13 @@ def ensure_postgres() -> None:
         _psql(f"CREATE ROLE {DB_USER} LOGIN CREATEDB CREATEROLE")
     if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
         _psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+
+def _write_pg_settings() -> None:
+    settings = dict(PG_SETTINGS, unix_socket_directories=f"'{PG_RUN}'")
+    lines = ["# Written by config/embedded.py from PG_SETTINGS before each start; edit PG_SETTINGS instead."]
+    lines += [f"{key} = {value}" for key, value in settings.items()]
+    (PG_DATA / "postgresql.auto.conf").write_text("\n".join(lines) + "\n")  # keeps its owner (postgres)
 
 
 def redis_server_binary() -> str:
