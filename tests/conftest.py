@@ -48,7 +48,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     url = f"postgresql://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/") else (
         f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "CELERY_QUEUE": queue, "DB_CONN_MAX_AGE": "0"}
+           "CELERY_QUEUE": queue, "DB_CONN_MAX_AGE": "0",
+           # the worker validates in a worker process of its own: the forked-from-a-Celery-child path
+           # (daemonic parent, the broker client's after-fork hooks) runs in every worker test
+           "VALIDATION_WORKERS": "1"}
     log_dir = tmp_path_factory.mktemp("worker")
 
     class Worker:

@@ -41,12 +41,11 @@ __all__ = ["validation_workers", "validate_batch_in_workers"]
 
 
 def validation_workers() -> int:
-    """Worker processes to use: VALIDATION_WORKERS, else one per core but one (this process checks
-    too, between parsing); 0: validate in this process alone."""
-    configured = os.environ.get("VALIDATION_WORKERS", "").strip()
-    if configured:
-        return max(0, int(configured))
-    return len(os.sched_getaffinity(0)) - 1
+    """Worker processes the pipeline validates with: VALIDATION_WORKERS, default 0 (in-process).
+    On the 2-core machine the pipeline's second core is already busy (PostgreSQL taking COPY and
+    the merge), and workers there measured no faster while holding more memory (bench/README.md);
+    a machine with spare cores sets it to cores - 1 (this process checks too, between parsing)."""
+    return max(0, int(os.environ.get("VALIDATION_WORKERS", "").strip() or 0))
 
 
 def validate_batch_in_workers(
