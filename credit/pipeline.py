@@ -114,10 +114,9 @@ def _storage_path(batch: Batch) -> Path:
 def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
-    Validating and staging (Python, no database) run in validation worker processes, several
-    chunks ahead (or, with VALIDATION_WORKERS=0, in a thread one chunk ahead), while this thread
-    writes chunk after chunk as COPY text: writes and progress stay here, in order, one
-    transaction per chunk."""
+    Validating and staging (Python, no database) run in a thread one chunk ahead (or, with
+    VALIDATION_WORKERS set, in validation worker processes, several chunks ahead), while this thread
+    COPYs chunk after chunk: writes and progress stay here, in order, one transaction per chunk."""
     catalog = current_catalog()
     category = catalog.category(batch.category)
     start_after = batch.validated_through_row
@@ -127,14 +126,15 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
     workers = validation_workers()
     with open_batch_file(_storage_path(batch)) as stream:
         if workers:
-            staged_chunks = validate_batch_in_workers(stream, workers=workers, then=stage, **options)
+            staged_chunks = validate_batch_in_workers(stream, workers=workers,
+                                                      then=functools.partial(stage, as_copy_text=True), **options)
         else:
             staged_chunks = _ahead(map(stage, validate_batch(stream, **options)))
         for staged in staged_chunks:
             if staged.last_row <= start_after:
                 continue
             with transaction.atomic():
-                _copy_staged(staged.copy_text)
+                _copy_staged(staged)
                 rejected = _rejections_insert(batch.id, staged.rejections)
                 n = staged.last_row - batch.validated_through_row
                 moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
@@ -194,13 +194,17 @@ def _ahead(items: Iterator) -> Iterator:
         worker.join()
 
 
-def _copy_staged(copy_text: bytes) -> None:
-    if not copy_text:
+def _copy_staged(staged) -> None:
+    if not (staged.rows or staged.copy_text):
         return
     with connection.cursor() as cursor:
         sql = f"COPY {StagedRow._meta.db_table} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
-            copy.write(copy_text)
+            if staged.copy_text is not None:
+                copy.write(staged.copy_text)
+            else:
+                for row in staged.rows:
+                    copy.write_row(row)
 
 
 def _rejections_insert(batch_id: int, rejections: list) -> int:

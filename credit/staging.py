@@ -104,29 +104,34 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
 
 @dataclass(frozen=True)
 class StagedChunk:
-    """A validated chunk made ready for the database: its staged rows as COPY text, and its
-    rejections (validation's and `subject_unidentified`)."""
+    """A validated chunk made ready for the database: its staged rows (tuples in STAGED_COLUMNS
+    order, or already as COPY text), and its rejections (validation's and `subject_unidentified`)."""
 
     first_row: int
     last_row: int
-    rows: int
-    copy_text: bytes
+    rows: list[tuple] | None
+    copy_text: bytes | None
     rejections: list
 
 
-def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog) -> StagedChunk:
-    """Runs where the chunk was validated (a validation worker process): no database here."""
+def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog, as_copy_text: bool = False
+                ) -> StagedChunk:
+    """No database here: runs where the chunk was validated. In a validation worker process the rows are
+    sent back as COPY text (`as_copy_text`): one bytes object pickles in C, 50,000 tuples do not; in-process
+    they stay tuples for psycopg's C formatting."""
     from validation.parsing import Rejection
 
-    lines, rejections = [], list(chunk.rejections)
+    rows, rejections = [], list(chunk.rejections)
     for kind, item in stage_rows(batch_id=batch_id, rows=chunk.rows, category=category, catalog=catalog):
         if kind == "staged":
-            lines.append("\t".join(map(_copy_cell, item)))
+            rows.append(item)
         else:
             rejections.append(Rejection(item, "uscc", "subject_unidentified", UNIDENTIFIED_MESSAGE))
     rejections.sort(key=lambda r: r.row)
-    text = "\n".join(lines) + "\n" if lines else ""
-    return StagedChunk(chunk.first_row, chunk.last_row, len(lines), text.encode(), rejections)
+    if not as_copy_text:
+        return StagedChunk(chunk.first_row, chunk.last_row, rows, None, rejections)
+    text = "".join("\t".join(map(_copy_cell, row)) + "\n" for row in rows)
+    return StagedChunk(chunk.first_row, chunk.last_row, None, text.encode(), rejections)
 
 
 UNIDENTIFIED_MESSAGE = "未提供可识别主体的代码：统一社会信用代码、组织机构代码、工商注册号或证件号码至少填一项"
