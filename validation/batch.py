@@ -10,6 +10,7 @@ each block is then yielded as chunks of `chunk_rows`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 from bisect import bisect_right
@@ -95,22 +96,27 @@ def validate_batch(
     block_rows = chunk_rows * max(1, -(-GE_BLOCK_ROWS // chunk_rows))
     blocks = source.blocks(block_rows, start_after_row)
     while True:
-        # Parsing and checking a block allocate millions of small objects, none cyclic:
-        # the cyclic GC would rescan them all many times over, so it is paused meanwhile
-        # (not while the caller holds the generator's chunks).
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # not while the caller holds the generator's chunks
             block = next(blocks, None)
             if block is None:
                 return
             chunks = list(checker.check(block, chunk_rows))
-        finally:
-            if was_enabled:
-                gc.enable()
         del block
         yield from chunks
         del chunks
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Parsing and checking a block allocate millions of small objects, none cyclic: the cyclic
+    GC would rescan them all many times over, so it is paused meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 _normalisers: dict[int, Normaliser] = {}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import gc
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO
 
-from validation.batch import ChunkChecker, ValidatedChunk, ValidRow, _category
+from validation.batch import ChunkChecker, ValidatedChunk, ValidRow, _category, gc_paused
 from validation.catalog import Catalog, Category
 from validation.parsing import RawBlock, Rejection
 from validation.slicing import RawSlice, SliceFormat, batch_slices, slice_parse
@@ -114,9 +113,9 @@ def _in_order(pool: ProcessPoolExecutor, jobs: Iterator[list[tuple]], workers: i
         queue.popleft()
         results = head.result() if from_worker else head
         del head
-        then = state[1]
-        for packed in results:
-            yield packed if then is not None else _unpack(packed)
+        if from_worker and state[1] is None:
+            results = map(_unpack, results)
+        yield from results
         del results
 
 
@@ -143,9 +142,7 @@ def _jobs(slices: Iterator[RawBlock], job_rows: int) -> Iterator[list[tuple]]:
     job: list[tuple] = []
     first = None
     while True:
-        was_enabled = gc.isenabled()
-        gc.disable()  # see validate_batch: millions of small acyclic objects
-        try:
+        with gc_paused():
             piece = next(slices, None)
             if piece is None:
                 if job:
@@ -156,9 +153,6 @@ def _jobs(slices: Iterator[RawBlock], job_rows: int) -> Iterator[list[tuple]]:
                 first = piece.first_row
             job.append(piece if isinstance(piece, RawSlice) else _ship(piece))
             del piece
-        finally:
-            if was_enabled:
-                gc.enable()
         if last - first + 1 >= job_rows:
             yield job
             job, first = [], None
@@ -277,25 +271,25 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_check(job: list[tuple]) -> list:
-    return _check(_state, job)
+    """A job's chunks through `then`, or packed to travel back."""
+    results = _check(_state, job)
+    if _state[1] is None:
+        with gc_paused():
+            return [_pack(chunk) for chunk in results]
+    return results
 
 
 def _check(state: tuple, job: list[tuple]) -> list:
-    """Check a job's rows: its chunks, packed or passed through `then`."""
+    """Check a job's rows: its chunks, passed through `then` when given."""
     checker, then, chunk_rows, fmt = state
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         block = _unship(job, fmt, checker.category)
         del job
         chunks = list(checker.check(block, chunk_rows))
         del block
         if then is not None:
             return [then(chunk) for chunk in chunks]
-        return [_pack(chunk) for chunk in chunks]
-    finally:
-        if was_enabled:
-            gc.enable()
+        return chunks
 
 
 def _pack(chunk: ValidatedChunk) -> tuple:

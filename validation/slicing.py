@@ -82,11 +82,7 @@ def batch_slices(
 
 def slice_parse(fmt: SliceFormat, category: Category, piece: RawSlice) -> RawBlock:
     """A raw slice parsed (in a worker) into the block `validate_batch` would have made of its rows."""
-    stream = io.BytesIO(piece.data)
-    if fmt.kind == "csv":
-        source = CsvSource(stream, category, fmt.encoding, fields=fmt.fields)
-    else:
-        source = NdjsonSource(stream, category)
+    source = _data_source(fmt, category, io.BytesIO(piece.data))
     rows = piece.last_row - piece.first_row + 1
     blocks = list(source.blocks(rows, 0, row_base=piece.first_row - 1))
     if len(blocks) != 1 or (blocks[0].first_row, blocks[0].last_row) != (piece.first_row, piece.last_row):
@@ -132,12 +128,15 @@ def _cut(fmt: SliceFormat, category: Category, body: bytes, stream: BinaryIO, sl
 def _rest_parsed_here(
     fmt: SliceFormat, category: Category, head: bytes, stream: BinaryIO, slice_rows: int, row: int
 ) -> Iterator[RawBlock]:
-    rest = _Prefixed(head, stream)
-    if fmt.kind == "csv":
-        source = CsvSource(rest, category, fmt.encoding, fields=fmt.fields)
-    else:
-        source = NdjsonSource(rest, category)
+    source = _data_source(fmt, category, _Prefixed(head, stream))
     yield from source.blocks(slice_rows, 0, row_base=row)
+
+
+def _data_source(fmt: SliceFormat, category: Category, stream: BinaryIO) -> CsvSource | NdjsonSource:
+    """The parser for data rows that follow the header (read already)."""
+    if fmt.kind == "csv":
+        return CsvSource(stream, category, fmt.encoding, fields=fmt.fields)
+    return NdjsonSource(stream, category)
 
 
 def _split_after(pieces: list[bytes], count: int) -> tuple[bytes, bytes]:
