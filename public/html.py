@@ -12,8 +12,9 @@ template rendering and no context processors. Every value is escaped here.
 
 from __future__ import annotations
 
+import html
+import re
 from functools import lru_cache
-from html import escape
 from urllib.parse import quote
 
 from django.template import engines
@@ -22,6 +23,16 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from public.selectors import SearchHit, ShownCategory, ShownField, ShownRecord, SubjectPage, SubjectProfile
+
+_SPECIAL = re.compile("[&<>\"']")
+
+
+def escape(text: str) -> str:
+    """html.escape, without its five str.replace passes for text that has nothing to escape (nearly every
+    value of a page; ~40 values a subject page, ~10% of its CPU time before)."""
+    text = str(text)
+    return html.escape(text) if _SPECIAL.search(text) else text
+
 
 _BASIC_SHOWN = {"uscc", "name", "subject_type", "former_names", "registration_no"}  # the page's own lines
 _OBJECTION = '<p><span class="badge objection">异议处理中</span> 该信息正在异议处理中，结果以处理决定为准。</p>'

@@ -47,10 +47,34 @@ class _PreparedDebugWrapper(CursorDebugWrapper):
             return CursorWrapper.execute(self, sql, params)
 
 
+class _KeptCursor:
+    """The cursor `work` gets when no one records queries: one prepared-statement cursor kept with its
+    connection, psycopg's errors raised as Django's (as Django's CursorWrapper raises them). Django's wrapper
+    around a new psycopg cursor, made and closed for every request, cost ~80 µs of a ~0.8 ms subject page."""
+
+    __slots__ = ("cursor", "db", "raw")
+
+    def __init__(self, raw: psycopg.Connection, db) -> None:
+        self.raw, self.db, self.cursor = raw, db, _PreparedCursor(raw)
+
+    def execute(self, sql, params=None):
+        with self.db.wrap_database_errors:
+            return self.cursor.execute(sql, params)
+
+    def fetchone(self):
+        with self.db.wrap_database_errors:
+            return self.cursor.fetchone()
+
+    def fetchall(self):
+        with self.db.wrap_database_errors:
+            return self.cursor.fetchall()
+
+
 def _cursor():
-    """A cursor on the `public` alias for the hot queries: Django's wrapper (errors, query logging and
-    assertNumQueries see it) around a prepared-statement cursor. No health check (`SELECT 1`, a round trip
-    on every request with CONN_HEALTH_CHECKS): `_read` retries on a new connection when this one is dead."""
+    """A cursor on the `public` alias for the hot queries: prepared statements, errors as Django's, and, when
+    queries are recorded (DEBUG, assertNumQueries), Django's wrapper that records them. No health check
+    (`SELECT 1`, a round trip on every request with CONN_HEALTH_CHECKS): `_read` retries on a new connection
+    when this one is dead."""
     connection = connections[DB]
     connection.ensure_connection()
     raw = connection.connection
@@ -61,25 +85,27 @@ def _cursor():
         # index plan (EXPLAIN in bench/README.md "## lookup"). Only prepared statements heed this setting.
         with raw.cursor() as cursor:
             cursor.execute("SET plan_cache_mode = force_generic_plan")
-    wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
-    return wrapper(_PreparedCursor(raw), connection)
+    if connection.queries_logged:
+        return _PreparedDebugWrapper(_PreparedCursor(raw), connection)
+    kept = getattr(connection, "_public_kept_cursor", None)
+    if kept is None or kept.raw is not raw:  # first use, or a new connection since
+        kept = connection._public_kept_cursor = _KeptCursor(raw, connection)
+    return kept
 
 
-def _read(work: Callable[[CursorWrapper], T]) -> T:
+def _read(work: Callable[[Any], T]) -> T:
     """`work(cursor)` on the public connection. It only reads, so when the kept connection turns out to be
     dead (server restarted, connection dropped while idle: what CONN_HEALTH_CHECKS guards against with a
     `SELECT 1` per request) it runs once more on a new connection; any other error is raised."""
     connection = connections[DB]
     try:
-        with _cursor() as cursor:
-            return work(cursor)
+        return work(_cursor())
     except Error:  # Django's OperationalError or InterfaceError around psycopg's
         # Only now, on the error path, the round trip that tells a dead connection from a bad statement.
         if connection.in_atomic_block or connection.connection is None or connection.is_usable():
             raise
         connection.close()
-    with _cursor() as cursor:
-        return work(cursor)
+    return work(_cursor())
 
 
 @lru_cache(maxsize=1)
@@ -349,9 +375,10 @@ def record_shown(row: list) -> ShownRecord:
         raw = data.get(shown.name)
         if raw is None or raw == "":  # most of a category's fields, on most records
             continue
-        value = shown.value(raw)
+        # Most values are plain text shown as given: no call into value() for them (~20 fields a page).
+        value = raw if raw.__class__ is str and shown.enum_labels is None else shown.value(raw)
         if value:
-            fields.append(ShownField(name=shown.name, label=shown.label, value=value))
+            fields.append(ShownField(shown.name, shown.label, value))
     return ShownRecord(id=record_id, category=category_name, fields=fields, data=data, department=department,
                        updated_at=dt.datetime.fromisoformat(updated_at),
                        publicity_from=dt.date.fromisoformat(publicity_from) if publicity_from else None,
@@ -359,22 +386,16 @@ def record_shown(row: list) -> ShownRecord:
                        under_objection=objection)
 
 
-# The subject page in one round trip: the subject, its records in publicity (the page's order) and its
-# aliases; the ETag is computed from the same rows, so a conditional GET costs this one query too.
+# The subject page in one round trip (view public_view.subject_pages): the subject, its records in publicity
+# (the page's order) and its aliases; the ETag is computed from the same rows, so a conditional GET costs this
+# one query too.
 _SUBJECT_SQL = """
-SELECT s.id, s.code, s.kind, s.uscc, s.id_number_masked, s.name, s.registered, s.legal_representative,
-       s.status, s.address, s.registration_authority, s.registration::json, s.updated_at, public_view.today(),
-       (SELECT json_agg(json_build_array(r.id, r.category, r.data, r.publicity_from, r.publicity_until,
-                                         r.department_name, r.updated_at, r.under_objection)
-                        ORDER BY r.category, r.publicity_from DESC, r.updated_at DESC, r.id DESC)
-        FROM public_view.records r WHERE r.subject_id = s.id),
-       (SELECT json_agg(json_build_array(a.kind, a.value) ORDER BY a.kind, a.id)
-        FROM public_view.aliases a WHERE a.subject_id = s.id)
-FROM public_view.subjects s
-WHERE {where}
+SELECT id, code, kind, uscc, id_number_masked, name, registered, legal_representative, status, address,
+       registration_authority, updated_at, today, records, aliases
+FROM public_view.subject_pages WHERE {where}
 """
-_SUBJECT_BY_USCC = _SUBJECT_SQL.format(where="s.uscc = %s")
-_SUBJECT_BY_ID = _SUBJECT_SQL.format(where="s.id = %s AND s.uscc IS NULL")
+_SUBJECT_BY_USCC = _SUBJECT_SQL.format(where="uscc = %s")
+_SUBJECT_BY_ID = _SUBJECT_SQL.format(where="id = %s AND uscc IS NULL")
 
 
 @dataclass
@@ -399,8 +420,9 @@ def subject_page(*, code: str) -> SubjectPage | None:
     row = _read(read)
     if row is None:
         return None
-    subject = PublicSubject(*row[:13])
-    today, record_rows, alias_rows = row[13], row[14] or [], row[15] or []
+    # The page shows the registration as its record (profile.registration), so not the subject's copy.
+    subject = PublicSubject(*row[:11], None, row[11])
+    today, record_rows, alias_rows = row[12], row[13] or [], row[14] or []
     records = [record_shown(r) for r in record_rows]
     return SubjectPage(subject=subject, profile=_profile(subject, records, alias_rows),
                        etag=_etag(subject, records, today))

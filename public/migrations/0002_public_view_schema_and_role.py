@@ -36,8 +36,13 @@ CREATE INDEX IF NOT EXISTS public_alias_code_trgm
     ON credit_subjectalias USING gin (value_key gin_trgm_ops) WHERE kind <> 'former_name';
 """
 
+# A public subject's own columns, in both views that show subjects. ID numbers only masked.
+SUBJECT_COLUMNS = """s.id, coalesce(s.uscc, 'N-' || s.id) AS code, s.kind, s.uscc,
+       nullif(s.id_number_masked, '') AS id_number_masked,
+       s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority"""
+
 VIEWS = """
-DROP VIEW IF EXISTS public_view.aliases, public_view.subjects, public_view.records;
+DROP VIEW IF EXISTS public_view.subject_pages, public_view.aliases, public_view.subjects, public_view.records;
 
 -- Today on the platform's calendar, whatever the session's time zone.
 CREATE OR REPLACE FUNCTION public_view.today() RETURNS date
@@ -68,11 +73,7 @@ WHERE r.subject_id IS NOT NULL
 -- Subjects the public may know of: registered ones, and others only while one of their records is public
 -- (a natural person is never listed for a record the public may not see). ID numbers only masked.
 CREATE OR REPLACE VIEW public_view.subjects AS
-SELECT s.id,
-       coalesce(s.uscc, 'N-' || s.id) AS code,
-       s.kind, s.uscc,
-       nullif(s.id_number_masked, '') AS id_number_masked,
-       s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority,
+SELECT {subject_columns},
        s.registration - 'id_number' AS registration,
        s.updated_at,
        public_view.search_name(s.name_key) AS search_name,
@@ -88,6 +89,26 @@ SELECT a.id, a.subject_id, a.kind, a.value, a.value_key,
             THEN public_view.bigrams(public_view.search_name(a.value_key)) END AS name_bigrams
 FROM credit_subjectalias a
 WHERE EXISTS (SELECT 1 FROM public_view.subjects s WHERE s.id = a.subject_id);
+
+-- A public subject's page in one row: what public_view.subjects shows of it, its records in publicity (the
+-- page's order) and its aliases. The same subjects as public_view.subjects (registered, or with a record in
+-- publicity: then `records` is not null), but flat: written over the subjects and aliases views, each
+-- lookup planned and run their visibility subqueries again (~30% of the page's database time).
+CREATE OR REPLACE VIEW public_view.subject_pages AS
+SELECT {subject_columns},
+       s.updated_at,
+       public_view.today() AS today,
+       pr.records,
+       (SELECT json_agg(json_build_array(a.kind, a.value) ORDER BY a.kind, a.id)
+        FROM credit_subjectalias a WHERE a.subject_id = s.id) AS aliases
+FROM credit_subject s
+CROSS JOIN LATERAL (
+    SELECT json_agg(json_build_array(r.id, r.category, r.data, r.publicity_from, r.publicity_until,
+                                     r.department_name, r.updated_at, r.under_objection)
+                    ORDER BY r.category, r.publicity_from DESC, r.updated_at DESC, r.id DESC) AS records
+    FROM public_view.records r WHERE r.subject_id = s.id
+) pr
+WHERE s.registered OR pr.records IS NOT NULL;
 """
 
 GRANTS = """
@@ -103,7 +124,8 @@ DO $$ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
 END $$;
 GRANT USAGE ON SCHEMA public_view TO {role};
-GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases TO {role};
+GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases, public_view.subject_pages
+    TO {role};
 GRANT EXECUTE ON FUNCTION public_view.search_name(text), public_view.bigrams(text), public_view.today()
     TO {role};
 """
@@ -119,7 +141,7 @@ def _role() -> str:
 def create(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(SEARCH_FUNCTIONS)
-        cursor.execute(VIEWS.replace("{time_zone}", settings.TIME_ZONE))
+        cursor.execute(VIEWS.replace("{time_zone}", settings.TIME_ZONE).replace("{subject_columns}", SUBJECT_COLUMNS))
         cursor.execute(GRANTS.replace("{role}", _role()))
 
 

@@ -54,6 +54,37 @@ def test_views_never_carry_an_id_number(store):
     assert store.person_masked in dump
 
 
+def test_subject_pages_never_carry_an_id_number(store):
+    dump = str(_read("SELECT * FROM public_view.subject_pages"))
+    assert store.person_id not in dump
+    assert store.person_masked in dump
+
+
+def _subject_pages_agree_with_the_views() -> None:
+    """public_view.subject_pages is the subject page's flat form of the subjects, records and aliases views:
+    the same subjects, and for each the same records (in the page's order) and aliases."""
+    pages = _read("SELECT id, code, name, records::text, aliases::text FROM public_view.subject_pages ORDER BY id")
+    views = _read("""
+        SELECT s.id, s.code, s.name,
+               (SELECT json_agg(json_build_array(r.id, r.category, r.data, r.publicity_from, r.publicity_until,
+                                                 r.department_name, r.updated_at, r.under_objection)
+                                ORDER BY r.category, r.publicity_from DESC, r.updated_at DESC, r.id DESC)
+                FROM public_view.records r WHERE r.subject_id = s.id)::text,
+               (SELECT json_agg(json_build_array(a.kind, a.value) ORDER BY a.kind, a.id)
+                FROM public_view.aliases a WHERE a.subject_id = s.id)::text
+        FROM public_view.subjects s ORDER BY s.id""")
+    assert pages == views
+
+
+def test_subject_pages_show_what_the_views_show(store):
+    _subject_pages_agree_with_the_views()
+    assert any(name == "赵六" for _, _, name, _, _ in _read("SELECT id, code, name, 1, 1 FROM public_view.subject_pages"))
+    with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+        _subject_pages_agree_with_the_views()  # the natural person leaves both with their one public record
+        assert _read("SELECT name FROM public_view.subject_pages WHERE kind = 'natural_person'") == []
+
+
 def test_subjects_view_lists_natural_persons_only_while_public(store):
     assert _read("SELECT name, code LIKE 'N-%%' FROM public_view.subjects WHERE kind = 'natural_person'") == [
         ("赵六", True)]
@@ -78,4 +109,4 @@ def test_projection_migration_is_rerunnable():
     migration.create(None, editor)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_views WHERE schemaname = 'public_view'")
-        assert cursor.fetchone() == (3,)
+        assert cursor.fetchone() == (4,)
