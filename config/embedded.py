@@ -41,6 +41,9 @@ PG_SETTINGS = {
     "unix_socket_directories": None,  # filled with PG_RUN
     "max_connections": "200",
     "shared_buffers": "'2GB'",  # keeps the public lookup's tables and indexes cached (24 GiB machines)
+    # autoprewarm: the buffer cache's list of pages is saved every 5 minutes and at shutdown, and read back
+    # after a start, so a restart does not leave the public search reading every page from disk again.
+    "shared_preload_libraries": "'pg_prewarm'",
     "work_mem": "'32MB'",
     "maintenance_work_mem": "'256MB'",
     "synchronous_commit": "off",  # a crash may lose the last few commits, never corrupt: fine for a dev cluster
