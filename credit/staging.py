@@ -45,11 +45,12 @@ class _Windows:
     def __init__(self, category: Category, catalog: Catalog):
         rule = category.publicity
         self.category, self.catalog = category, catalog
-        self.fields = ("usage_scope", "severity", *rule.never_if, rule.from_field, rule.until_field)
+        self.fields = tuple(f for f in ("usage_scope", "severity", *rule.never_if, rule.from_field,
+                                        rule.until_field) if f)
         self.cache: dict[tuple, Window] = {}
 
     def __call__(self, values: dict) -> Window:
-        key = tuple(values.get(f) for f in self.fields if f)
+        key = tuple(map(values.get, self.fields))
         try:
             return self.cache[key]
         except KeyError:

@@ -372,6 +372,15 @@ def test_ndjson_rows():
     assert [r.row for r in rows] == [1, 5] and rows[1].values["subject_name"] == "标签公司"
 
 
+def test_ndjson_line_with_bytes_that_are_not_utf8_is_one_rejected_row():
+    good = json.dumps(penalty_row(), ensure_ascii=False).encode()
+    bad = good.replace("长沙".encode(), b"\xff\xfe", 1)
+    assert bad != good
+    chunks = run(ndjson(good, bad, good), content_type="application/x-ndjson")
+    assert codes([j for c in chunks for j in c.rejections]) == [(2, None, "invalid_encoding")]
+    assert [r.row for c in chunks for r in c.rows] == [1, 3]
+
+
 def test_ndjson_missing_required_key():
     row = penalty_row()
     del row["content"]
