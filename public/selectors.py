@@ -3,6 +3,7 @@ role that sees only schema public_view). Nothing here touches the store's tables
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -57,9 +58,10 @@ class _KeptCursor:
     def __init__(self, raw: psycopg.Connection, db) -> None:
         self.raw, self.db, self.cursor = raw, db, _PreparedCursor(raw)
 
-    def execute(self, sql, params=None):
+    def execute(self, sql, params=None) -> None:
+        self.db.validate_no_broken_transaction()
         with self.db.wrap_database_errors:
-            return self.cursor.execute(sql, params)
+            self.cursor.execute(sql, params)
 
     def fetchone(self):
         with self.db.wrap_database_errors:
@@ -68,6 +70,9 @@ class _KeptCursor:
     def fetchall(self):
         with self.db.wrap_database_errors:
             return self.cursor.fetchall()
+
+    def close(self) -> None:
+        """Kept for the next request: closed with its connection."""
 
 
 def _cursor():
@@ -85,8 +90,9 @@ def _cursor():
         # index plan (EXPLAIN in bench/README.md "## lookup"). Only prepared statements heed this setting.
         with raw.cursor() as cursor:
             cursor.execute("SET plan_cache_mode = force_generic_plan")
-    if connection.queries_logged:
-        return _PreparedDebugWrapper(_PreparedCursor(raw), connection)
+    if connection.queries_logged or connection.execute_wrappers:  # Django's wrapper: they see every query
+        wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
+        return wrapper(_PreparedCursor(raw), connection)
     kept = getattr(connection, "_public_kept_cursor", None)
     if kept is None or kept.raw is not raw:  # first use, or a new connection since
         kept = connection._public_kept_cursor = _KeptCursor(raw, connection)
@@ -99,13 +105,15 @@ def _read(work: Callable[[Any], T]) -> T:
     `SELECT 1` per request) it runs once more on a new connection; any other error is raised."""
     connection = connections[DB]
     try:
-        return work(_cursor())
+        with contextlib.closing(_cursor()) as cursor:
+            return work(cursor)
     except Error:  # Django's OperationalError or InterfaceError around psycopg's
         # Only now, on the error path, the round trip that tells a dead connection from a bad statement.
         if connection.in_atomic_block or connection.connection is None or connection.is_usable():
             raise
         connection.close()
-    return work(_cursor())
+    with contextlib.closing(_cursor()) as cursor:
+        return work(cursor)
 
 
 @lru_cache(maxsize=1)
@@ -161,49 +169,31 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# Each branch yields a candidate with what the ranking needs (the subject's USCC and search name), so that
-# the ranking runs over the candidates (up to MATCH_CAP + 1 of each branch) and only the page's 20 rows
-# are read back from the view for display. A subject found twice (by its name and a former name, or by a
-# code) counts once, as found by its name if it was (hashed: GROUP BY, not a sort); the page's rows are
-# the top 20 of the ranking (a bounded heap sort, not a full sort of up to 2,000 candidates for a rank).
+# public_view.search_candidates (see public/migrations/0002) yields the candidates, each with what the ranking
+# (the subject's USCC and search name) and the result list need, up to MATCH_CAP + 1 of each way of matching;
+# the ranking runs over them here. A subject found twice (by its name and a former name, or by a code) counts
+# once, as found by its name if it was (hashed: GROUP BY, not a sort); the page's rows are the top 20 of the
+# ranking (a bounded heap sort, not a full sort of up to 2,000 candidates for a rank).
 _SEARCH_SQL = """
 WITH candidates AS (
-    {branches}
+    SELECT * FROM public_view.search_candidates(%(bigrams)s::text[], %(infix)s, %(code)s, %(code_infix)s,
+                                                %(uscc_part)s, %(cap)s)
 ), matched AS (
-    SELECT c.id, min(c.uscc) AS uscc, min(c.search_name) AS search_name,
+    SELECT c.id, min(c.uscc) AS uscc, min(c.search_name) AS search_name, min(c.code) AS code,
+           min(c.name) AS name, min(c.kind) AS kind, min(c.status) AS status,
+           min(c.id_number_masked) AS id_number_masked,
            CASE WHEN count(c.former_name) = count(*) THEN min(c.former_name) END AS former_name
     FROM candidates c GROUP BY c.id
-), ranked AS (
-    SELECT m.id, m.former_name, count(*) OVER () AS total,
-           m.uscc IS NOT DISTINCT FROM %(code)s AS same_code, m.search_name = %(name)s AS same_name,
-           m.search_name LIKE %(prefix)s ESCAPE '\\' AS prefix, m.former_name IS NULL AS by_name,
-           length(m.search_name) AS length
-    FROM matched m
-    ORDER BY same_code DESC, same_name DESC, prefix DESC, by_name DESC, length, m.id LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT s.id, s.code, s.name, s.kind, s.status, s.id_number_masked, r.former_name, r.total
-FROM ranked r JOIN public_view.subjects s ON s.id = r.id
-ORDER BY r.same_code DESC, r.same_name DESC, r.prefix DESC, r.by_name DESC, r.length, r.id
+SELECT m.id, m.code, m.name, m.kind, m.status, m.id_number_masked, m.former_name, count(*) OVER () AS total
+FROM matched m
+ORDER BY m.uscc IS NOT DISTINCT FROM %(code)s DESC, m.search_name = %(name)s DESC,
+         m.search_name LIKE %(prefix)s ESCAPE '\\' DESC, m.former_name IS NULL DESC, length(m.search_name), m.id
+LIMIT %(limit)s OFFSET %(offset)s
 """
-_NAME_BRANCHES = [
-    """(SELECT s.id, NULL::text AS former_name, s.uscc, s.search_name FROM public_view.subjects s
-        WHERE s.name_bigrams @> %(bigrams)s::text[] AND s.search_name LIKE %(infix)s ESCAPE '\\' LIMIT %(cap)s)""",
-    """(SELECT a.subject_id, a.value, s.uscc, s.search_name
-        FROM public_view.aliases a JOIN public_view.subjects s ON s.id = a.subject_id
-        WHERE a.kind = 'former_name' AND a.name_bigrams @> %(bigrams)s::text[]
-          AND a.search_name LIKE %(infix)s ESCAPE '\\' LIMIT %(cap)s)""",
-]
-_CODE_BRANCHES = [
-    """(SELECT s.id, NULL::text, s.uscc, s.search_name FROM public_view.subjects s WHERE s.uscc = %(code)s)""",
-    """(SELECT a.subject_id, NULL::text, s.uscc, s.search_name
-        FROM public_view.aliases a JOIN public_view.subjects s ON s.id = a.subject_id
-        WHERE a.kind <> 'former_name' AND a.value_key LIKE %(code_infix)s LIMIT %(cap)s)""",
-]
-# Part of a USCC. Not for a whole one: the column holds 18 characters at most, so only the equal code can
-# contain it (the branch above), and pg_trgm would have to intersect the posting lists of the trigrams
-# every USCC of the province shares ("914", "143", "430", …): 60–80 ms on 1M subjects, for nothing.
-_USCC_PART_BRANCH = """(SELECT s.id, NULL::text, s.uscc, s.search_name FROM public_view.subjects s
-        WHERE s.uscc LIKE %(code_infix)s LIMIT %(cap)s)"""
+# Part of a USCC (uscc_part), not a whole one: the column holds 18 characters at most, so only the equal code
+# can contain it, and pg_trgm would have to intersect the posting lists of the trigrams every USCC of the
+# province shares ("914", "143", "430", …): 60–80 ms on 1M subjects, for nothing.
 USCC_LENGTH = 18
 
 _BADGES_SQL = """
@@ -224,21 +214,16 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
     result = SearchPage(query=query, page=page)
     if not query.searchable:
         return result
-    branches = list(_NAME_BRANCHES)
     params: dict[str, Any] = {
         "bigrams": name_bigrams(query.name), "name": query.name, "infix": f"%{_like_escape(query.name)}%",
         "prefix": f"{_like_escape(query.name)}%", "cap": MATCH_CAP + 1, "code": query.code,
+        "code_infix": f"%{query.code}%" if query.code else None,
+        "uscc_part": bool(query.code) and len(query.code) < USCC_LENGTH,
         "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE,
     }
-    if query.code:
-        branches += _CODE_BRANCHES
-        if len(query.code) < USCC_LENGTH:
-            branches.append(_USCC_PART_BRANCH)
-        params["code_infix"] = f"%{query.code}%"
-    sql = _SEARCH_SQL.format(branches="\n    UNION ALL\n    ".join(branches))
 
     def read(cursor) -> tuple[list, dict]:  # prepared: planning this UNION costs more than running it
-        cursor.execute(sql, params)
+        cursor.execute(_SEARCH_SQL, params)
         rows = cursor.fetchall()
         badges = {}
         if rows:
@@ -259,10 +244,13 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
 
 
 def subject_code_for_alias(*, code: str) -> str | None:
-    """The canonical code of the subject a legacy code (registration number, organisation code) names."""
+    """The canonical code of the subject a legacy code (registration number, organisation code) names.
+    Two lookups by key, not a join: a join cannot reach into a security-barrier view's indexes."""
     alias = (PublicAlias.objects.using(DB).filter(value_key=code_normalise(code)).exclude(kind="former_name")
-             .select_related("subject").first())
-    return alias.subject.code if alias else None
+             .order_by("id").values_list("subject_id", flat=True).first())
+    if alias is None:
+        return None
+    return PublicSubject.objects.using(DB).filter(id=alias).values_list("code", flat=True).first()
 
 
 @dataclass

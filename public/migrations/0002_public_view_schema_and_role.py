@@ -42,16 +42,26 @@ SUBJECT_COLUMNS = """s.id, coalesce(s.uscc, 'N-' || s.id) AS code, s.kind, s.usc
        s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority"""
 
 VIEWS = """
+DROP FUNCTION IF EXISTS public_view.search_candidates(text[], text, text, text, boolean, integer);
 DROP VIEW IF EXISTS public_view.subject_pages, public_view.aliases, public_view.subjects, public_view.records;
+CREATE SCHEMA IF NOT EXISTS public_projection;
+DROP VIEW IF EXISTS public_projection.aliases, public_projection.subjects, public_projection.records;
 
 -- Today on the platform's calendar, whatever the session's time zone.
 CREATE OR REPLACE FUNCTION public_view.today() RETURNS date
     LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (now() AT TIME ZONE '{time_zone}')::date $$;
 
+-- The projection is defined once, in schema public_projection, which the public role cannot read; it reads
+-- the same rows through schema public_view's views, which are security barriers: PostgreSQL applies their
+-- filters before any condition of the caller's that could leak what it sees (a cast that fails on a value, a
+-- function of the caller's that raises it), so even a compromised public process learns nothing of rows the
+-- projection leaves out. Conditions PostgreSQL knows leak nothing (=, <>, = ANY on ids and codes) still
+-- reach the indexes; the search's LIKE and @> do not, so the search runs in a function (search_candidates).
+
 -- Records in publicity today (catalog "Publicity rules"): active (not withdrawn), usage_scope public,
 -- not a simple-procedure penalty, inside [publicity_from, publicity_ends_on), not repaired (credit.publicity).
 -- Registrations (always public) are here too: the subject page's basic information and its source.
-CREATE OR REPLACE VIEW public_view.records AS
+CREATE VIEW public_projection.records AS
 SELECT r.id, r.subject_id, r.category,
        r.payload - 'id_number' - 'id_number_encrypted' - 'id_number_index' AS data,
        r.publicity_from, r.publicity_until,
@@ -72,29 +82,33 @@ WHERE r.subject_id IS NOT NULL
 
 -- Subjects the public may know of: registered ones, and others only while one of their records is public
 -- (a natural person is never listed for a record the public may not see). ID numbers only masked.
-CREATE OR REPLACE VIEW public_view.subjects AS
+CREATE VIEW public_projection.subjects AS
 SELECT {subject_columns},
        s.registration - 'id_number' AS registration,
        s.updated_at,
        public_view.search_name(s.name_key) AS search_name,
        public_view.bigrams(public_view.search_name(s.name_key)) AS name_bigrams
 FROM credit_subject s
-WHERE s.registered OR EXISTS (SELECT 1 FROM public_view.records pr WHERE pr.subject_id = s.id);
+WHERE s.registered OR EXISTS (SELECT 1 FROM public_projection.records pr WHERE pr.subject_id = s.id);
 
 -- Former names and legacy codes of public subjects.
-CREATE OR REPLACE VIEW public_view.aliases AS
+CREATE VIEW public_projection.aliases AS
 SELECT a.id, a.subject_id, a.kind, a.value, a.value_key,
        public_view.search_name(a.value_key) AS search_name,
        CASE WHEN a.kind = 'former_name'
             THEN public_view.bigrams(public_view.search_name(a.value_key)) END AS name_bigrams
 FROM credit_subjectalias a
-WHERE EXISTS (SELECT 1 FROM public_view.subjects s WHERE s.id = a.subject_id);
+WHERE EXISTS (SELECT 1 FROM public_projection.subjects s WHERE s.id = a.subject_id);
+
+CREATE VIEW public_view.records WITH (security_barrier) AS SELECT * FROM public_projection.records;
+CREATE VIEW public_view.subjects WITH (security_barrier) AS SELECT * FROM public_projection.subjects;
+CREATE VIEW public_view.aliases WITH (security_barrier) AS SELECT * FROM public_projection.aliases;
 
 -- A public subject's page in one row: what public_view.subjects shows of it, its records in publicity (the
 -- page's order) and its aliases. The same subjects as public_view.subjects (registered, or with a record in
 -- publicity: then `records` is not null), but flat: written over the subjects and aliases views, each
 -- lookup planned and run their visibility subqueries again (~30% of the page's database time).
-CREATE OR REPLACE VIEW public_view.subject_pages AS
+CREATE VIEW public_view.subject_pages WITH (security_barrier) AS
 SELECT {subject_columns},
        s.updated_at,
        public_view.today() AS today,
@@ -106,9 +120,57 @@ CROSS JOIN LATERAL (
     SELECT json_agg(json_build_array(r.id, r.category, r.data, r.publicity_from, r.publicity_until,
                                      r.department_name, r.updated_at, r.under_objection)
                     ORDER BY r.category, r.publicity_from DESC, r.updated_at DESC, r.id DESC) AS records
-    FROM public_view.records r WHERE r.subject_id = s.id
+    FROM public_projection.records r WHERE r.subject_id = s.id
 ) pr
 WHERE s.registered OR pr.records IS NOT NULL;
+
+-- The search's candidates, each with what the ranking and the result list need: public subjects whose name or
+-- former name contains a fragment (`q_infix`, a LIKE pattern; `q_bigrams`, its bigrams, for the index), and,
+-- when the query may be a code (`q_code`), those with that USCC, a legacy code containing it, or (q_uscc_part) a
+-- USCC containing it; at most `q_cap` from each way of matching. SECURITY DEFINER, over public_projection:
+-- the caller passes values only, and gets rows of public subjects only.
+CREATE FUNCTION public_view.search_candidates(q_bigrams text[], q_infix text, q_code text, q_code_infix text,
+                                              q_uscc_part boolean, q_cap integer)
+RETURNS TABLE (id bigint, former_name text, uscc text, search_name text, code text, name text, kind text,
+               status text, id_number_masked text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
+            s.id_number_masked::text
+       FROM public_projection.subjects s
+      WHERE s.name_bigrams @> q_bigrams AND s.search_name LIKE q_infix ESCAPE '\\'
+      LIMIT q_cap)
+    UNION ALL
+    (SELECT s.id, a.value::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
+            s.id_number_masked::text
+       FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
+      WHERE a.kind = 'former_name' AND a.name_bigrams @> q_bigrams
+        AND a.search_name LIKE q_infix ESCAPE '\\'
+      LIMIT q_cap);
+    IF q_code IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
+            s.id_number_masked::text
+       FROM public_projection.subjects s WHERE s.uscc = q_code)
+    UNION ALL
+    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
+            s.id_number_masked::text
+       FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
+      WHERE a.kind <> 'former_name' AND a.value_key LIKE q_code_infix
+      LIMIT q_cap);
+    IF q_uscc_part THEN
+        RETURN QUERY
+        SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
+               s.id_number_masked::text
+          FROM public_projection.subjects s WHERE s.uscc LIKE q_code_infix
+         LIMIT q_cap;
+    END IF;
+END
+$$;
 """
 
 GRANTS = """
@@ -128,6 +190,8 @@ GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases, 
     TO {role};
 GRANT EXECUTE ON FUNCTION public_view.search_name(text), public_view.bigrams(text), public_view.today()
     TO {role};
+REVOKE ALL ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer) TO {role};
 """
 
 
@@ -149,6 +213,7 @@ def drop(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         # The search indexes depend on the schema's functions and go with it; the role stays (cluster-wide).
         cursor.execute("DROP SCHEMA IF EXISTS public_view CASCADE")
+        cursor.execute("DROP SCHEMA IF EXISTS public_projection CASCADE")
 
 
 class Migration(migrations.Migration):

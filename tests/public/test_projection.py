@@ -85,6 +85,35 @@ def test_subject_pages_show_what_the_views_show(store):
         assert _read("SELECT name FROM public_view.subject_pages WHERE kind = 'natural_person'") == []
 
 
+# A function of the caller's that raises what it is shown, made cheap so the planner would run it before
+# anything else: the classic leaky-view attack. Each view must filter first (security_barrier).
+_PEEK = """
+CREATE OR REPLACE FUNCTION pg_temp.peek(value text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN
+    IF value LIKE '%〔2025〕2号%' OR value LIKE '%〔2025〕4号%' OR value = '赵六' THEN
+        RAISE EXCEPTION 'saw %', value;
+    END IF;
+    RETURN true;
+END $$
+"""
+
+
+def test_a_compromised_public_process_cannot_make_the_views_show_it_hidden_rows(store):
+    # hidden: a simple-procedure penalty (〔2025〕2号), a withdrawn one (〔2025〕4号), and while their only
+    # public record is repaired, the natural person 赵六 (test_subjects_view_lists_… shows them hidden)
+    with connections["public"].cursor() as cursor:
+        cursor.execute(_PEEK)  # as the public role: it may make functions of its own, in pg_temp
+    probes = ["SELECT count(*) FROM public_view.records WHERE pg_temp.peek(data::text)",
+              "SELECT count(*) FROM public_view.subject_pages WHERE pg_temp.peek(records::text)",
+              "SELECT count(*) FROM public_view.subjects WHERE pg_temp.peek(name)",
+              "SELECT count(*) FROM public_view.subject_pages WHERE pg_temp.peek(name)",
+              "SELECT count(*) FROM public_view.aliases WHERE pg_temp.peek(value)"]
+    with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+        for probe in probes:
+            assert _read(probe)[0][0] > 0, probe  # ran, over the rows the view shows, and saw none hidden
+
+
 def test_subjects_view_lists_natural_persons_only_while_public(store):
     assert _read("SELECT name, code LIKE 'N-%%' FROM public_view.subjects WHERE kind = 'natural_person'") == [
         ("赵六", True)]
