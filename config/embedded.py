@@ -172,6 +172,8 @@ def ensure_postgres() -> None:
 
 def _write_pg_settings() -> None:
     settings = dict(PG_SETTINGS, unix_socket_directories=f"'{PG_RUN}'")
+    if not (pg_bindir().parent / "lib" / "pg_prewarm.so").exists():  # a build without contrib: start without it
+        settings.pop("shared_preload_libraries")
     lines = ["# Written by config/embedded.py from PG_SETTINGS before each start; edit PG_SETTINGS instead."]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     (PG_DATA / "postgresql.auto.conf").write_text("\n".join(lines) + "\n")  # keeps its owner (postgres)
