@@ -33,6 +33,15 @@ def test_public_role_may_not_read_store_tables(table):
     assert f"permission denied for table {table}" in str(excinfo.value)
 
 
+@pytest.mark.parametrize("view", ["records", "subjects", "aliases"])
+def test_public_role_may_not_read_the_projection_behind_the_barriers(view):
+    import psycopg
+
+    with pytest.raises(Exception) as excinfo:  # noqa: B017 - Django wraps psycopg's error
+        _read(f"SELECT 1 FROM public_projection.{view} LIMIT 1")
+    assert isinstance(excinfo.value.__cause__, psycopg.errors.InsufficientPrivilege)
+
+
 def test_views_show_only_records_in_publicity(store):
     rows = _read("SELECT r.category, r.data->>'decision_no', r.data->>'case_no', r.data->>'list_code', "
                  "r.under_objection FROM public_view.records r ORDER BY r.category, r.id")
