@@ -1,9 +1,10 @@
-"""The public projection: schema `public_view` (views that compute publicity at
-read time and show ID numbers only masked), the search indexes, and the role
-settings.PUBLIC_DATABASE_ROLE that may read those views and nothing else.
+"""The public projection: views that compute publicity at read time and show ID numbers only
+masked (schema `public_projection`), the security-barrier views and the search function the role
+settings.PUBLIC_DATABASE_ROLE may use and nothing else (schema `public_view`), and the search indexes.
 
-Re-runnable: every statement is CREATE OR REPLACE / IF NOT EXISTS, and the role
-(cluster-wide, shared by every database of the cluster) is created only when missing.
+Re-runnable (later migrations run `create` again when these definitions change): views and the
+search function are dropped and made again, everything else is IF NOT EXISTS / OR REPLACE, and the
+role (cluster-wide, shared by every database of the cluster) is created only when missing.
 """
 
 import re
@@ -127,8 +128,8 @@ WHERE s.registered OR pr.records IS NOT NULL;
 -- The search's candidates, each with what the ranking and the result list need: public subjects whose name or
 -- former name contains a fragment (`q_infix`, a LIKE pattern; `q_bigrams`, its bigrams, for the index), and,
 -- when the query may be a code (`q_code`), those with that USCC, a legacy code containing it, or (q_uscc_part) a
--- USCC containing it; at most `q_cap` from each way of matching. SECURITY DEFINER, over public_projection:
--- the caller passes values only, and gets rows of public subjects only.
+-- USCC containing it; at most `q_cap` (at most 1001) from each way of matching. SECURITY DEFINER, over
+-- public_projection: the caller passes values only, and gets rows of public subjects only.
 CREATE FUNCTION public_view.search_candidates(q_bigrams text[], q_infix text, q_code text, q_code_infix text,
                                               q_uscc_part boolean, q_cap integer)
 RETURNS TABLE (id bigint, former_name text, uscc text, search_name text, code text, name text, kind text,
@@ -141,14 +142,14 @@ BEGIN
             s.id_number_masked::text
        FROM public_projection.subjects s
       WHERE s.name_bigrams @> q_bigrams AND s.search_name LIKE q_infix ESCAPE '\\'
-      LIMIT q_cap)
+      LIMIT least(greatest(q_cap, 0), 1001))
     UNION ALL
     (SELECT s.id, a.value::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
             s.id_number_masked::text
        FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
       WHERE a.kind = 'former_name' AND a.name_bigrams @> q_bigrams
         AND a.search_name LIKE q_infix ESCAPE '\\'
-      LIMIT q_cap);
+      LIMIT least(greatest(q_cap, 0), 1001));
     IF q_code IS NULL THEN
         RETURN;
     END IF;
@@ -161,13 +162,13 @@ BEGIN
             s.id_number_masked::text
        FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
       WHERE a.kind <> 'former_name' AND a.value_key LIKE q_code_infix
-      LIMIT q_cap);
+      LIMIT least(greatest(q_cap, 0), 1001));
     IF q_uscc_part THEN
         RETURN QUERY
         SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
                s.id_number_masked::text
           FROM public_projection.subjects s WHERE s.uscc LIKE q_code_infix
-         LIMIT q_cap;
+         LIMIT least(greatest(q_cap, 0), 1001);
     END IF;
 END
 $$;
@@ -184,6 +185,12 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- another datab
 END $$;
 DO $$ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
+END $$;
+-- A public page's queries take milliseconds; a process that runs anything much longer is not serving one.
+DO $$ BEGIN
+    ALTER ROLE {role} SET statement_timeout = '5s';
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'statement_timeout of role {role} left as it is: set it where the role is managed';
 END $$;
 GRANT USAGE ON SCHEMA public_view TO {role};
 GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases, public_view.subject_pages
