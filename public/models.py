@@ -1,9 +1,10 @@
-"""The public projection, as the public site reads it.
+"""The public projection's shapes.
 
 `PublicSubject`, `PublicRecord` and `PublicAlias` are unmanaged models over the
-views of schema `public_view` (created in migrations/0001), read through the
-`public` database alias, whose role may read nothing else. Publicity is computed
-in those views at read time; this app owns no table.
+views of schema `public_projection` (created in migrations/0002). The public
+site's role cannot read those views: it calls the functions of schema
+`public_view` (public/selectors.py), and these models only carry the rows they
+return. Publicity is computed in the views at read time; this app owns no table.
 """
 
 from django.db import models
@@ -25,7 +26,7 @@ class PublicSubject(models.Model):
 
     class Meta:
         managed = False
-        db_table = 'public_view"."subjects'
+        db_table = 'public_projection"."subjects'
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -44,7 +45,7 @@ class PublicRecord(models.Model):
 
     class Meta:
         managed = False
-        db_table = 'public_view"."records'
+        db_table = 'public_projection"."records'
 
     def __str__(self) -> str:
         return f"{self.category} {self.pk}"
@@ -58,7 +59,7 @@ class PublicAlias(models.Model):
 
     class Meta:
         managed = False
-        db_table = 'public_view"."aliases'
+        db_table = 'public_projection"."aliases'
 
     def __str__(self) -> str:
         return self.value

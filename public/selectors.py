@@ -16,7 +16,7 @@ from django.db import Error, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from credit.identity import code_normalise
-from public.models import PublicAlias, PublicSubject
+from public.models import PublicSubject
 from public.search import Query, name_bigrams
 from validation.catalog import Catalog, file_catalog
 
@@ -196,15 +196,7 @@ LIMIT %(limit)s OFFSET %(offset)s
 # province shares ("914", "143", "430", …): 60–80 ms on 1M subjects, for nothing.
 USCC_LENGTH = 18
 
-_BADGES_SQL = """
-SELECT subject_id,
-       count(*) FILTER (WHERE category = 'admin_penalty'),
-       coalesce(bool_or(category = 'black_list'), false),
-       coalesce(bool_or(category = 'red_list'), false),
-       coalesce(bool_or(under_objection), false)
-FROM public_view.records WHERE subject_id = ANY(%s) AND category <> 'registration'
-GROUP BY subject_id
-"""
+_BADGES_SQL = "SELECT * FROM public_view.subject_badges(%s::bigint[])"
 
 
 def subject_search(*, query: Query, page: int = 1) -> SearchPage:
@@ -244,13 +236,12 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
 
 
 def subject_code_for_alias(*, code: str) -> str | None:
-    """The canonical code of the subject a legacy code (registration number, organisation code) names.
-    Two lookups by key, not a join: a join cannot reach into a security-barrier view's indexes."""
-    alias = (PublicAlias.objects.using(DB).filter(value_key=code_normalise(code)).exclude(kind="former_name")
-             .order_by("id").values_list("subject_id", flat=True).first())
-    if alias is None:
-        return None
-    return PublicSubject.objects.using(DB).filter(id=alias).values_list("code", flat=True).first()
+    """The canonical code of the subject a legacy code (registration number, organisation code) names."""
+    def read(cursor):
+        cursor.execute("SELECT public_view.legacy_code_subject(%s::text)", [code_normalise(code)])
+        return cursor.fetchone()[0]
+
+    return _read(read)
 
 
 @dataclass
@@ -374,16 +365,10 @@ def record_shown(row: list) -> ShownRecord:
                        under_objection=objection)
 
 
-# The subject page in one round trip (view public_view.subject_pages): the subject, its records in publicity
-# (the page's order) and its aliases; the ETag is computed from the same rows, so a conditional GET costs this
-# one query too.
-_SUBJECT_SQL = """
-SELECT id, code, kind, uscc, id_number_masked, name, registered, legal_representative, status, address,
-       registration_authority, updated_at, today, records, aliases
-FROM public_view.subject_pages WHERE {where}
-"""
-_SUBJECT_BY_USCC = _SUBJECT_SQL.format(where="uscc = %s")
-_SUBJECT_BY_ID = _SUBJECT_SQL.format(where="id = %s AND uscc IS NULL")
+# The subject page in one round trip (public_view.subject_page): the subject, its records in publicity (the
+# page's order) and its aliases; the ETag is computed from the same rows, so a conditional GET costs this one
+# query too.
+_SUBJECT_SQL = "SELECT * FROM public_view.subject_page(%s::text, %s::bigint)"
 
 
 @dataclass
@@ -397,12 +382,10 @@ def subject_page(*, code: str) -> SubjectPage | None:
     """The public subject with this code (USCC, or "N-<id>" for a subject without one), its profile and
     ETag; None when there is no such public subject."""
     value = code_normalise(code)
-    if value.startswith("N-") and value[2:].isdigit():
-        sql, param = _SUBJECT_BY_ID, int(value[2:])
-    else:
-        sql, param = _SUBJECT_BY_USCC, value
+    params = [None, int(value[2:])] if value.startswith("N-") and value[2:].isdigit() else [value, None]
+
     def read(cursor):
-        cursor.execute(sql, [param])
+        cursor.execute(_SUBJECT_SQL, params)
         return cursor.fetchone()
 
     row = _read(read)

@@ -43,21 +43,23 @@ SUBJECT_COLUMNS = """s.id, coalesce(s.uscc, 'N-' || s.id) AS code, s.kind, s.usc
        s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority"""
 
 VIEWS = """
-DROP FUNCTION IF EXISTS public_view.search_candidates(text[], text, text, text, boolean, integer);
+DROP FUNCTION IF EXISTS public_view.search_candidates(text[], text, text, text, boolean, integer),
+    public_view.subject_page(text, bigint), public_view.subject_badges(bigint[]), public_view.legacy_code_subject(text);
 DROP VIEW IF EXISTS public_view.subject_pages, public_view.aliases, public_view.subjects, public_view.records;
 CREATE SCHEMA IF NOT EXISTS public_projection;
-DROP VIEW IF EXISTS public_projection.aliases, public_projection.subjects, public_projection.records;
+DROP VIEW IF EXISTS public_projection.subject_pages, public_projection.aliases, public_projection.subjects,
+    public_projection.records;
 
 -- Today on the platform's calendar, whatever the session's time zone.
 CREATE OR REPLACE FUNCTION public_view.today() RETURNS date
     LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT (now() AT TIME ZONE '{time_zone}')::date $$;
 
--- The projection is defined once, in schema public_projection, which the public role cannot read; it reads
--- the same rows through schema public_view's views, which are security barriers: PostgreSQL applies their
--- filters before any condition of the caller's that could leak what it sees (a cast that fails on a value, a
--- function of the caller's that raises it), so even a compromised public process learns nothing of rows the
--- projection leaves out. Conditions PostgreSQL knows leak nothing (=, <>, = ANY on ids and codes) still
--- reach the indexes; the search's LIKE and @> do not, so the search runs in a function (search_candidates).
+-- The projection is defined here, in schema public_projection, which the public role cannot read. The role
+-- reads it only through the SECURITY DEFINER functions of schema public_view below: they take values, run
+-- fixed statements, and return rows of the projection. Not views, even security-barrier ones: PostgreSQL
+-- runs a caller's leakproof conditions (=, <) before a view's filter and EXPLAIN ANALYZE shows how many rows
+-- that filter removed, so a compromised public process could count hidden records and bisect hidden names;
+-- a function shows a caller only what it returns.
 
 -- Records in publicity today (catalog "Publicity rules"): active (not withdrawn), usage_scope public,
 -- not a simple-procedure penalty, inside [publicity_from, publicity_ends_on), not repaired (credit.publicity).
@@ -101,15 +103,11 @@ SELECT a.id, a.subject_id, a.kind, a.value, a.value_key,
 FROM credit_subjectalias a
 WHERE EXISTS (SELECT 1 FROM public_projection.subjects s WHERE s.id = a.subject_id);
 
-CREATE VIEW public_view.records WITH (security_barrier) AS SELECT * FROM public_projection.records;
-CREATE VIEW public_view.subjects WITH (security_barrier) AS SELECT * FROM public_projection.subjects;
-CREATE VIEW public_view.aliases WITH (security_barrier) AS SELECT * FROM public_projection.aliases;
-
--- A public subject's page in one row: what public_view.subjects shows of it, its records in publicity (the
--- page's order) and its aliases. The same subjects as public_view.subjects (registered, or with a record in
--- publicity: then `records` is not null), but flat: written over the subjects and aliases views, each
--- lookup planned and run their visibility subqueries again (~30% of the page's database time).
-CREATE VIEW public_view.subject_pages WITH (security_barrier) AS
+-- A public subject's page in one row: what public_projection.subjects shows of it, its records in publicity
+-- (the page's order) and its aliases. The same subjects as public_projection.subjects (registered, or with a
+-- record in publicity: then `records` is not null), but flat: written over the subjects and aliases views,
+-- each lookup planned and ran their visibility subqueries again (~30% of the page's database time).
+CREATE VIEW public_projection.subject_pages AS
 SELECT {subject_columns},
        s.updated_at,
        public_view.today() AS today,
@@ -172,6 +170,59 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The subject page's row (public_projection.subject_pages) of the public subject with this USCC, or, when
+-- q_uscc is null, of the one without a USCC with this id.
+CREATE FUNCTION public_view.subject_page(q_uscc text, q_id bigint)
+RETURNS TABLE (id bigint, code text, kind text, uscc text, id_number_masked text, name text, registered boolean,
+               legal_representative text, status text, address text, registration_authority text,
+               updated_at timestamptz, today date, records json, aliases json)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    IF q_uscc IS NOT NULL THEN
+        RETURN QUERY
+        SELECT p.id, p.code::text, p.kind::text, p.uscc::text, p.id_number_masked::text, p.name::text, p.registered,
+               p.legal_representative::text, p.status::text, p.address::text, p.registration_authority::text,
+               p.updated_at, p.today, p.records, p.aliases
+          FROM public_projection.subject_pages p WHERE p.uscc = q_uscc;
+    ELSE
+        RETURN QUERY
+        SELECT p.id, p.code::text, p.kind::text, p.uscc::text, p.id_number_masked::text, p.name::text, p.registered,
+               p.legal_representative::text, p.status::text, p.address::text, p.registration_authority::text,
+               p.updated_at, p.today, p.records, p.aliases
+          FROM public_projection.subject_pages p WHERE p.id = q_id AND p.uscc IS NULL;
+    END IF;
+END
+$$;
+
+-- A search hit's badges: penalties in publicity, black and red listed, a record under objection.
+CREATE FUNCTION public_view.subject_badges(q_ids bigint[])
+RETURNS TABLE (subject_id bigint, penalties bigint, black_listed boolean, red_listed boolean,
+               under_objection boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT r.subject_id,
+           count(*) FILTER (WHERE r.category = 'admin_penalty'),
+           coalesce(bool_or(r.category = 'black_list'), false),
+           coalesce(bool_or(r.category = 'red_list'), false),
+           coalesce(bool_or(r.under_objection), false)
+      FROM public_projection.records r
+     WHERE r.subject_id = ANY(q_ids[1:100]) AND r.category <> 'registration'
+     GROUP BY r.subject_id;
+END
+$$;
+
+-- The code of the public subject a legacy code (registration number, organisation code) names.
+CREATE FUNCTION public_view.legacy_code_subject(q_code text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT s.code FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
+             WHERE a.value_key = q_code AND a.kind <> 'former_name' ORDER BY a.id LIMIT 1);
+END
+$$;
 """
 
 GRANTS = """
@@ -193,12 +244,12 @@ EXCEPTION WHEN insufficient_privilege THEN
     RAISE NOTICE 'statement_timeout of role {role} left as it is: set it where the role is managed';
 END $$;
 GRANT USAGE ON SCHEMA public_view TO {role};
-GRANT SELECT ON public_view.subjects, public_view.records, public_view.aliases, public_view.subject_pages
+REVOKE ALL ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer),
+    public_view.subject_page(text, bigint), public_view.subject_badges(bigint[]), public_view.legacy_code_subject(text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer),
+    public_view.subject_page(text, bigint), public_view.subject_badges(bigint[]), public_view.legacy_code_subject(text)
     TO {role};
-GRANT EXECUTE ON FUNCTION public_view.search_name(text), public_view.bigrams(text), public_view.today()
-    TO {role};
-REVOKE ALL ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer) TO {role};
 """
 
 

@@ -1,5 +1,5 @@
-"""The projection moves to schema public_projection, public_view's views become security barriers over it,
-and the search's candidates come from public_view.search_candidates (see 0002, which now creates all this).
+"""The projection moves to schema public_projection, which the public role cannot read; the role reads it
+only through public_view's SECURITY DEFINER functions (see 0002, which now creates all this).
 
 Runs 0002's create again, which is re-runnable, so that a database migrated before this change gets it."""
 
