@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -166,8 +167,21 @@ def ensure_postgres() -> None:
         )
     if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'") != "1":
         _psql(f"CREATE ROLE {DB_USER} LOGIN CREATEDB CREATEROLE")
+    _public_role_ensure()
     if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
         _psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+
+def _public_role_ensure() -> None:
+    """The public site's role (public/migrations/0002 grants it what it may do), with no table statistics
+    from its sessions: those would count rows its functions read before their filters. Only a superuser
+    may set that, and this is the one place that runs as one."""
+    role = os.environ.get("PUBLIC_DATABASE_ROLE") or "credit_public"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValueError(f"PUBLIC_DATABASE_ROLE must be a plain lower-case identifier, not {role!r}")
+    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") != "1":
+        _psql(f"CREATE ROLE {role} LOGIN")
+    _psql(f"ALTER ROLE {role} SET track_counts = off")
 
 
 def _write_pg_settings() -> None:

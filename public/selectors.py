@@ -369,6 +369,7 @@ def record_shown(row: list) -> ShownRecord:
 # page's order) and its aliases; the ETag is computed from the same rows, so a conditional GET costs this one
 # query too.
 _SUBJECT_SQL = "SELECT * FROM public_view.subject_page(%s::text, %s::bigint)"
+_MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -382,7 +383,12 @@ def subject_page(*, code: str) -> SubjectPage | None:
     """The public subject with this code (USCC, or "N-<id>" for a subject without one), its profile and
     ETag; None when there is no such public subject."""
     value = code_normalise(code)
-    params = [None, int(value[2:])] if value.startswith("N-") and value[2:].isdigit() else [value, None]
+    if value.startswith("N-") and value[2:].isdigit():
+        if int(value[2:]) > _MAX_ID:  # no such subject, and no bigint to ask with
+            return None
+        params = [None, int(value[2:])]
+    else:
+        params = [value, None]
 
     def read(cursor):
         cursor.execute(_SUBJECT_SQL, params)

@@ -196,7 +196,8 @@ BEGIN
 END
 $$;
 
--- A search hit's badges: penalties in publicity, black and red listed, a record under objection.
+-- Search hits' badges (a page's ids, at most 100): penalties in publicity, black and red listed, a record
+-- under objection.
 CREATE FUNCTION public_view.subject_badges(q_ids bigint[])
 RETURNS TABLE (subject_id bigint, penalties bigint, black_listed boolean, red_listed boolean,
                under_objection boolean)
@@ -210,7 +211,7 @@ BEGIN
            coalesce(bool_or(r.category = 'red_list'), false),
            coalesce(bool_or(r.under_objection), false)
       FROM public_projection.records r
-     WHERE r.subject_id = ANY(q_ids[1:100]) AND r.category <> 'registration'
+     WHERE array_ndims(q_ids) = 1 AND r.subject_id = ANY(q_ids[1:100]) AND r.category <> 'registration'
      GROUP BY r.subject_id;
 END
 $$;
@@ -237,11 +238,20 @@ END $$;
 DO $$ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
 END $$;
--- A public page's queries take milliseconds; a process that runs anything much longer is not serving one.
+-- A public page's queries take milliseconds; a process that runs anything much longer is not serving one
+-- (a default: the role may change it for its own session).
 DO $$ BEGIN
     ALTER ROLE {role} SET statement_timeout = '5s';
 EXCEPTION WHEN insufficient_privilege THEN
     RAISE NOTICE 'statement_timeout of role {role} left as it is: set it where the role is managed';
+END $$;
+-- No table statistics from the role's sessions: pg_stat_xact_user_tables would show it the rows the functions
+-- read before their filters (a subject's hidden records, counted). Only a superuser may set this, and the
+-- role cannot undo it; config/embedded.py sets it on the embedded cluster, a deployment where its role is made.
+DO $$ BEGIN
+    ALTER ROLE {role} SET track_counts = off;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'track_counts of role {role} not set: a superuser must run ALTER ROLE {role} SET track_counts = off';
 END $$;
 GRANT USAGE ON SCHEMA public_view TO {role};
 REVOKE ALL ON FUNCTION public_view.search_candidates(text[], text, text, text, boolean, integer),

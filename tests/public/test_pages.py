@@ -97,6 +97,7 @@ def test_subject_page_by_lower_case_code_and_unknown_code(client, store):
     assert client.get(f"/subjects/{store.tianyi_uscc.lower()}").status_code == 200
     missing = client.get("/subjects/91430100MA4L000000")
     assert missing.status_code == 404 and "未找到信用主体" in missing.content.decode()
+    assert client.get("/subjects/N-99999999999999999999").status_code == 404  # past any id (bigint)
 
 
 def test_rate_limit_answers_429_in_chinese_with_retry_after(client, store, settings):

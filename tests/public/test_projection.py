@@ -115,6 +115,16 @@ def test_the_public_role_gets_a_subject_page_and_nothing_of_its_hidden_records(s
     assert "Function Scan" in plan and "Removed" not in plan and "credit_record" not in plan
 
 
+def test_the_public_role_gets_no_table_statistics_of_what_the_functions_read(store):
+    # pg_stat_xact_user_tables would count the rows subject_page read before its filters: 天翼's hidden ones
+    assert _read("SELECT current_setting('track_counts')") == [("off",)]
+    _read("SELECT * FROM public_view.subject_page(%s, NULL)", [store.tianyi_uscc])
+    _read("SELECT * FROM public_view.search_candidates(%s::text[], %s, NULL, NULL, false, 10)", [["天翼"], "%天翼%"])
+    counted = _read("SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0) "
+                    "FROM pg_stat_xact_user_tables WHERE relname IN ('credit_record', 'credit_subject')")
+    assert counted == [(0,)]
+
+
 def test_the_public_role_finds_a_natural_person_only_while_public(store):
     person = _projection("SELECT id FROM public_projection.subjects WHERE name = '赵六'")[0][0]
     assert _read("SELECT name FROM public_view.subject_page(NULL, %s)", [person]) == [("赵六",)]
