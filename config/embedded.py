@@ -172,13 +172,20 @@ def ensure_postgres() -> None:
         _psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
 
+def public_role(name: str | None = None) -> str:
+    """The public site's database role: `name`, or PUBLIC_DATABASE_ROLE, or credit_public; a plain identifier,
+    since it is written into SQL (grants, ALTER ROLE) as it is."""
+    role = name or os.environ.get("PUBLIC_DATABASE_ROLE") or "credit_public"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValueError(f"PUBLIC_DATABASE_ROLE must be a plain lower-case identifier, not {role!r}")
+    return role
+
+
 def _public_role_ensure() -> None:
     """The public site's role (public/migrations/0002 grants it what it may do), with no table statistics
     from its sessions: those would count rows its functions read before their filters. Only a superuser
     may set that, and this is the one place that runs as one."""
-    role = os.environ.get("PUBLIC_DATABASE_ROLE") or "credit_public"
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
-        raise ValueError(f"PUBLIC_DATABASE_ROLE must be a plain lower-case identifier, not {role!r}")
+    role = public_role()
     if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") != "1":
         _psql(f"CREATE ROLE {role} LOGIN")
     _psql(f"ALTER ROLE {role} SET track_counts = off")

@@ -80,7 +80,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": f"test_credit{env('TEST_DB_SUFFIX', '')}"}
 # The public site reads through a role that sees only the public projection (schema public_view):
 # same server and database as default, other user; PUBLIC_DATABASE_URL overrides it in production.
-PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")
+PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")  # checked where used: embedded.public_role
 if env("PUBLIC_DATABASE_URL"):
     DATABASES["public"] = database_from_url(env("PUBLIC_DATABASE_URL"))
 else:

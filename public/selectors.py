@@ -29,9 +29,9 @@ ETAG_VERSION = "1"  # bump when pages change shape, so caches drop old copies
 
 
 class _PreparedCursor(psycopg.Cursor):
-    """Server-side binding, prepared on first use: the views nest three deep, and planning them costs
-    more than running them (~0.5 ms against ~0.1 ms a lookup); a prepared statement is planned once
-    per connection (connections live CONN_MAX_AGE). Results in binary: numbers, booleans and timestamps
+    """Server-side binding, prepared on first use: planning the search's ranking over its candidates costs
+    more than running it; a prepared statement is planned once per connection (connections live
+    CONN_MAX_AGE). Results in binary: numbers, booleans and timestamps
     load in C (the text timestamptz loader parses in Python), ~15% of the subject query's client CPU;
     json stays json (its binary form is its text), and these queries return no jsonb."""
 
@@ -384,9 +384,10 @@ def subject_page(*, code: str) -> SubjectPage | None:
     ETag; None when there is no such public subject."""
     value = code_normalise(code)
     if value.startswith("N-") and value[2:].isdigit():
-        if int(value[2:]) > _MAX_ID:  # no such subject, and no bigint to ask with
+        subject_id = int(value[2:])
+        if subject_id > _MAX_ID:  # no such subject, and no bigint to ask with
             return None
-        params = [None, int(value[2:])]
+        params = [None, subject_id]
     else:
         params = [value, None]
 

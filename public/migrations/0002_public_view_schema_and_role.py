@@ -7,10 +7,10 @@ search function are dropped and made again, everything else is IF NOT EXISTS / O
 role (cluster-wide, shared by every database of the cluster) is created only when missing.
 """
 
-import re
-
 from django.conf import settings
 from django.db import migrations
+
+from config import embedded
 
 SEARCH_FUNCTIONS = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -41,6 +41,13 @@ CREATE INDEX IF NOT EXISTS public_alias_code_trgm
 SUBJECT_COLUMNS = """s.id, coalesce(s.uscc, 'N-' || s.id) AS code, s.kind, s.uscc,
        nullif(s.id_number_masked, '') AS id_number_masked,
        s.name, s.registered, s.legal_representative, s.status, s.address, s.registration_authority"""
+
+# What search_candidates and subject_page return of a subject, as text (the views' columns are varchar).
+CANDIDATE_COLUMNS = """s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text,
+            s.status::text, s.id_number_masked::text"""
+PAGE_COLUMNS = """p.id, p.code::text, p.kind::text, p.uscc::text, p.id_number_masked::text, p.name::text,
+               p.registered, p.legal_representative::text, p.status::text, p.address::text,
+               p.registration_authority::text, p.updated_at, p.today, p.records, p.aliases"""
 
 VIEWS = """
 DROP FUNCTION IF EXISTS public_view.search_candidates(text[], text, text, text, boolean, integer),
@@ -134,39 +141,36 @@ RETURNS TABLE (id bigint, former_name text, uscc text, search_name text, code te
                status text, id_number_masked text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
+DECLARE
+    cap integer := least(greatest(q_cap, 0), 1001);
 BEGIN
     RETURN QUERY
-    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
-            s.id_number_masked::text
+    (SELECT s.id, NULL::text, {candidate_columns}
        FROM public_projection.subjects s
       WHERE s.name_bigrams @> q_bigrams AND s.search_name LIKE q_infix ESCAPE '\\'
-      LIMIT least(greatest(q_cap, 0), 1001))
+      LIMIT cap)
     UNION ALL
-    (SELECT s.id, a.value::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
-            s.id_number_masked::text
+    (SELECT s.id, a.value::text, {candidate_columns}
        FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
       WHERE a.kind = 'former_name' AND a.name_bigrams @> q_bigrams
         AND a.search_name LIKE q_infix ESCAPE '\\'
-      LIMIT least(greatest(q_cap, 0), 1001));
+      LIMIT cap);
     IF q_code IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY
-    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
-            s.id_number_masked::text
+    (SELECT s.id, NULL::text, {candidate_columns}
        FROM public_projection.subjects s WHERE s.uscc = q_code)
     UNION ALL
-    (SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
-            s.id_number_masked::text
+    (SELECT s.id, NULL::text, {candidate_columns}
        FROM public_projection.aliases a JOIN public_projection.subjects s ON s.id = a.subject_id
       WHERE a.kind <> 'former_name' AND a.value_key LIKE q_code_infix
-      LIMIT least(greatest(q_cap, 0), 1001));
+      LIMIT cap);
     IF q_uscc_part THEN
         RETURN QUERY
-        SELECT s.id, NULL::text, s.uscc::text, s.search_name::text, s.code::text, s.name::text, s.kind::text, s.status::text,
-               s.id_number_masked::text
+        SELECT s.id, NULL::text, {candidate_columns}
           FROM public_projection.subjects s WHERE s.uscc LIKE q_code_infix
-         LIMIT least(greatest(q_cap, 0), 1001);
+         LIMIT cap;
     END IF;
 END
 $$;
@@ -182,15 +186,11 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp A
 BEGIN
     IF q_uscc IS NOT NULL THEN
         RETURN QUERY
-        SELECT p.id, p.code::text, p.kind::text, p.uscc::text, p.id_number_masked::text, p.name::text, p.registered,
-               p.legal_representative::text, p.status::text, p.address::text, p.registration_authority::text,
-               p.updated_at, p.today, p.records, p.aliases
+        SELECT {page_columns}
           FROM public_projection.subject_pages p WHERE p.uscc = q_uscc;
     ELSE
         RETURN QUERY
-        SELECT p.id, p.code::text, p.kind::text, p.uscc::text, p.id_number_masked::text, p.name::text, p.registered,
-               p.legal_representative::text, p.status::text, p.address::text, p.registration_authority::text,
-               p.updated_at, p.today, p.records, p.aliases
+        SELECT {page_columns}
           FROM public_projection.subject_pages p WHERE p.id = q_id AND p.uscc IS NULL;
     END IF;
 END
@@ -264,16 +264,14 @@ GRANT EXECUTE ON FUNCTION public_view.search_candidates(text[], text, text, text
 
 
 def _role() -> str:
-    role = settings.PUBLIC_DATABASE_ROLE
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
-        raise ValueError(f"PUBLIC_DATABASE_ROLE must be a plain lower-case identifier, not {role!r}")
-    return role
+    return embedded.public_role(settings.PUBLIC_DATABASE_ROLE)
 
 
 def create(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(SEARCH_FUNCTIONS)
-        cursor.execute(VIEWS.replace("{time_zone}", settings.TIME_ZONE).replace("{subject_columns}", SUBJECT_COLUMNS))
+        cursor.execute(VIEWS.replace("{time_zone}", settings.TIME_ZONE).replace("{subject_columns}", SUBJECT_COLUMNS)
+                       .replace("{candidate_columns}", CANDIDATE_COLUMNS).replace("{page_columns}", PAGE_COLUMNS))
         cursor.execute(GRANTS.replace("{role}", _role()))
 
 
