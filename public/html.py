@@ -22,7 +22,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from public.selectors import SearchHit, ShownCategory, ShownField, ShownRecord, SubjectPage, SubjectProfile
+from public.selectors import SearchHit, ShownCategory, ShownRecord, SubjectPage, SubjectProfile, shown_values
 
 _SPECIAL = re.compile("[&<>\"']")
 
@@ -33,7 +33,7 @@ def escape(text: str) -> str:
     return html.escape(text) if _SPECIAL.search(text) else text
 
 
-_BASIC_SHOWN = {"uscc", "name", "subject_type", "former_names", "registration_no"}  # the page's own lines
+_BASIC_SHOWN = frozenset({"uscc", "name", "subject_type", "former_names", "registration_no"})  # the page's own lines
 _OBJECTION = '<p><span class="badge objection">异议处理中</span> 该信息正在异议处理中，结果以处理决定为准。</p>'
 
 
@@ -43,8 +43,10 @@ def _label_html(label: str) -> str:
     return f"<dt>{escape(label)}</dt>"
 
 
-def fields_html(fields: list[ShownField]) -> str:
-    return "".join(f"{_label_html(f.label)}<dd>{escape(f.value)}</dd>" for f in fields)
+def fields_html(record: ShownRecord, leave_out: frozenset[str] = frozenset()) -> str:
+    """A record's shown fields as <dt>/<dd> pairs, but those named in `leave_out`."""
+    return "".join(f"{_label_html(shown.label)}<dd>{escape(value)}</dd>"
+                   for shown, value in shown_values(record.category, record.data) if shown.name not in leave_out)
 
 
 def updated_text(record: ShownRecord) -> str:
@@ -53,11 +55,11 @@ def updated_text(record: ShownRecord) -> str:
     return record.updated_at.astimezone(timezone.get_default_timezone()).isoformat(" ", "minutes")[:16]
 
 
-def basic_fields_html(profile: SubjectProfile) -> SafeString:
+def basic_fields_html(profile: SubjectProfile) -> str:
     """The registration's fields that the basic-information block does not show already."""
     if profile.registration is None:
-        return mark_safe("")
-    return mark_safe(fields_html([f for f in profile.registration.fields if f.name not in _BASIC_SHOWN]))  # noqa: S308
+        return ""
+    return fields_html(profile.registration, _BASIC_SHOWN)
 
 
 def _record_html(category: ShownCategory, label: str, record: ShownRecord, number: int) -> str:
@@ -67,12 +69,12 @@ def _record_html(category: ShownCategory, label: str, record: ShownRecord, numbe
     objection = " objection" if record.under_objection else ""
     return (f'  <article class="record{objection}" aria-label="{label} {number}">\n'
             f'    {_OBJECTION if record.under_objection else ""}\n'
-            f'    <dl class="fields">{fields_html(record.fields)}{until}</dl>\n'
+            f'    <dl class="fields">{fields_html(record)}{until}</dl>\n'
             f'    <p class="source">来源：{escape(record.department)} · 更新于 {updated_text(record)}</p>\n'
             f'  </article>\n')
 
 
-def categories_html(profile: SubjectProfile) -> SafeString:
+def categories_html(profile: SubjectProfile) -> str:
     """One section per category of the catalog's order, its records newest first, or a line saying none."""
     parts = []
     for category in profile.categories:
@@ -83,10 +85,10 @@ def categories_html(profile: SubjectProfile) -> SafeString:
         if not category.records:
             parts.append(f'  <p class="hint">暂无公示中的{label}信息。</p>\n')
         parts.append("</section>\n")
-    return mark_safe("".join(parts))  # noqa: S308
+    return "".join(parts)
 
 
-def badges_html(item) -> SafeString:
+def badges_html(item) -> str:
     """Black list, red list, penalty count and objection badges of a search hit or a subject profile."""
     badges = []
     if item.black_listed:
@@ -97,7 +99,7 @@ def badges_html(item) -> SafeString:
         badges.append(f'<span class="badge penalty">行政处罚 {int(item.penalties)} 条</span>')
     if item.under_objection:
         badges.append('<span class="badge objection">异议处理中</span>')
-    return mark_safe("\n".join(badges))  # noqa: S308
+    return "\n".join(badges)
 
 
 def _hit_html(hit: SearchHit, url_prefix: str) -> str:

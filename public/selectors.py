@@ -6,17 +6,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 import psycopg
 from django.db import Error, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from psycopg import pq
 
 from credit.identity import code_normalise
-from public.models import PublicSubject
 from public.search import Query, name_bigrams
 from validation.catalog import Catalog, file_catalog
 
@@ -53,10 +54,11 @@ class _KeptCursor:
     connection, psycopg's errors raised as Django's (as Django's CursorWrapper raises them). Django's wrapper
     around a new psycopg cursor, made and closed for every request, cost ~80 µs of a ~0.8 ms subject page."""
 
-    __slots__ = ("cursor", "db", "raw")
+    __slots__ = ("cursor", "db", "prepared", "raw")
 
     def __init__(self, raw: psycopg.Connection, db) -> None:
         self.raw, self.db, self.cursor = raw, db, _PreparedCursor(raw)
+        self.prepared: set[bytes] = set()  # the names of the Statements prepared on this connection
 
     def execute(self, sql, params=None) -> None:
         self.db.validate_no_broken_transaction()
@@ -73,6 +75,62 @@ class _KeptCursor:
 
     def close(self) -> None:
         """Kept for the next request: closed with its connection."""
+
+    def value(self, statement: Statement, params: list[str | None]) -> str | None:
+        """`statement`'s one value, by one libpq call on the statement prepared on this connection: psycopg's
+        execute and fetch, made for any statement, cost ~120 µs of Python a call, this ~30 (bench/README.md)."""
+        raw = self.raw
+        self.db.validate_no_broken_transaction()
+        if not raw.autocommit:  # in an atomic block: psycopg's way, which opens its transaction, and where a
+            return statement.value_by_cursor(self, params)  # failed attempt below would break the block
+        encoded = [None if p is None else p.encode() for p in params]
+        with self.db.wrap_database_errors, raw.lock:
+            pgconn = raw.pgconn
+            if statement.name in self.prepared:
+                result = pgconn.exec_prepared(statement.name, encoded)
+                if result.error_field(pq.DiagnosticField.SQLSTATE) != _NO_SUCH_STATEMENT:
+                    return _one_value(result, raw)
+                # psycopg deallocates all of a connection's statements after it runs a DROP, ALTER or ROLLBACK
+            _one_value(pgconn.prepare(statement.name, statement.libpq_sql), raw)
+            self.prepared.add(statement.name)
+            return _one_value(pgconn.exec_prepared(statement.name, encoded), raw)
+
+
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+
+
+def _one_value(result: pq.abc.PGresult, raw: psycopg.Connection) -> str | None:
+    """The first column of the first row, as text; psycopg's error for a failed result, as psycopg raises it."""
+    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+    return result.get_value(0, 0).decode() if result.ntuples else None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A read of one value (one column of at most one row), with `{}` where its parameters go. Run by
+    `_KeptCursor.value` when it can, else through the cursor it is given, to the same text."""
+
+    name: bytes
+    sql: str
+
+    @cached_property
+    def libpq_sql(self) -> bytes:
+        return self.sql.format(*(f"${n}" for n in range(1, self.sql.count("{}") + 1))).encode()
+
+    @cached_property
+    def cursor_sql(self) -> str:
+        return self.sql.format(*["%s"] * self.sql.count("{}"))
+
+    def value(self, cursor, params: list[str | None]) -> str | None:
+        if isinstance(cursor, _KeptCursor):
+            return cursor.value(self, params)
+        return self.value_by_cursor(cursor, params)
+
+    def value_by_cursor(self, cursor, params: list[str | None]) -> str | None:
+        cursor.execute(self.cursor_sql, params)
+        row = cursor.fetchone()
+        return row[0] if row else None
 
 
 def _cursor():
@@ -120,6 +178,24 @@ def _read(work: Callable[[Any], T]) -> T:
 def catalog() -> Catalog:
     """Labels and enumerations only: from the catalog file, so the public site needs no store table."""
     return file_catalog()
+
+
+@dataclass(slots=True)
+class PublicSubject:
+    """A public subject as public_view.subject_page returns it: no raw ID number, only a masked one."""
+
+    id: int
+    code: str  # USCC, or "N-<id>" for a subject without one (natural persons)
+    kind: str
+    uscc: str | None
+    id_number_masked: str | None  # only for natural persons
+    name: str
+    registered: bool
+    legal_representative: str
+    status: str
+    address: str
+    registration_authority: str
+    updated_at: dt.datetime
 
 
 @dataclass
@@ -255,13 +331,18 @@ class ShownField:
 class ShownRecord:
     id: int
     category: str
-    fields: list[ShownField]
     data: dict[str, Any]
     department: str
     updated_at: dt.datetime
     publicity_from: dt.date | None
     publicity_until: dt.date | None
     under_objection: bool
+
+    @cached_property
+    def fields(self) -> list[ShownField]:
+        """Its own fields as shown (the catalog's, in its order, with its labels); the subject block is the
+        page's. Worked out when asked: the HTML page makes its markup straight from `shown_values`."""
+        return [ShownField(shown.name, shown.label, value) for shown, value in shown_values(self.category, self.data)]
 
 
 @dataclass
@@ -344,12 +425,8 @@ def _fields_shown(category_name: str) -> tuple[_FieldShown, ...]:
     return tuple(shown)
 
 
-def record_shown(row: list) -> ShownRecord:
-    """A record's own fields (the catalog's, in its order, with its labels); the subject block is the page's.
-    `row` as _SUBJECT_SQL aggregates it: id, category, data, publicity_from, publicity_until, department,
-    updated_at, under_objection (dates and times as JSON gives them)."""
-    record_id, category_name, data, publicity_from, publicity_until, department, updated_at, objection = row
-    fields = []
+def shown_values(category_name: str, data: dict[str, Any]) -> Iterator[tuple[_FieldShown, str]]:
+    """A record's shown fields with their values as shown, in the catalog's order; empty ones left out."""
     for shown in _fields_shown(category_name):
         raw = data.get(shown.name)
         if raw is None or raw == "":  # most of a category's fields, on most records
@@ -357,8 +434,14 @@ def record_shown(row: list) -> ShownRecord:
         # Most values are plain text shown as given: no call into value() for them (~20 fields a page).
         value = raw if raw.__class__ is str and shown.enum_labels is None else shown.value(raw)
         if value:
-            fields.append(ShownField(shown.name, shown.label, value))
-    return ShownRecord(id=record_id, category=category_name, fields=fields, data=data, department=department,
+            yield shown, value
+
+
+def record_shown(row: list) -> ShownRecord:
+    """A record as public_view.subject_page aggregates it: id, category, data, publicity_from, publicity_until, department,
+    updated_at, under_objection (dates and times as JSON gives them)."""
+    record_id, category_name, data, publicity_from, publicity_until, department, updated_at, objection = row
+    return ShownRecord(id=record_id, category=category_name, data=data, department=department,
                        updated_at=dt.datetime.fromisoformat(updated_at),
                        publicity_from=dt.date.fromisoformat(publicity_from) if publicity_from else None,
                        publicity_until=dt.date.fromisoformat(publicity_until) if publicity_until else None,
@@ -366,9 +449,13 @@ def record_shown(row: list) -> ShownRecord:
 
 
 # The subject page in one round trip (public_view.subject_page): the subject, its records in publicity (the
-# page's order) and its aliases; the ETag is computed from the same rows, so a conditional GET costs this one
-# query too.
-_SUBJECT_SQL = "SELECT * FROM public_view.subject_page(%s::text, %s::bigint)"
+# page's order) and its aliases, as one JSON array (one value to decode); the ETag is computed from the same
+# rows, so a conditional GET costs this one query too.
+_SUBJECT = Statement(b"public_subject_page", """
+SELECT json_build_array(p.id, p.code, p.kind, p.uscc, p.id_number_masked, p.name, p.registered,
+                        p.legal_representative, p.status, p.address, p.registration_authority, p.updated_at,
+                        p.today, p.records, p.aliases)::text
+FROM public_view.subject_page({}::text, {}::bigint) p""")
 _MAX_ID = 2**63 - 1
 
 
@@ -387,34 +474,23 @@ def subject_page(*, code: str) -> SubjectPage | None:
         subject_id = int(value[2:])
         if subject_id > _MAX_ID:  # no such subject, and no bigint to ask with
             return None
-        params = [None, subject_id]
+        params = [None, str(subject_id)]
     else:
         params = [value, None]
-
-    def read(cursor):
-        cursor.execute(_SUBJECT_SQL, params)
-        return cursor.fetchone()
-
-    row = _read(read)
-    if row is None:
+    text = _read(lambda cursor: _SUBJECT.value(cursor, params))
+    if text is None:
         return None
-    # The page shows the registration as its record (profile.registration), so not the subject's copy.
-    subject = PublicSubject(*row[:11], None, row[11])
-    today, record_rows, alias_rows = row[12], row[13] or [], row[14] or []
-    records = [record_shown(r) for r in record_rows]
-    return SubjectPage(subject=subject, profile=_profile(subject, records, alias_rows),
-                       etag=_etag(subject, records, today))
+    row = json.loads(text)
+    subject = PublicSubject(*row[:11], updated_at=dt.datetime.fromisoformat(row[11]))
+    records = [record_shown(r) for r in row[13] or []]
+    return SubjectPage(subject=subject, profile=_profile(subject, records, row[14] or []), etag=_etag(text))
 
 
-def _etag(subject: PublicSubject, records: list[ShownRecord], today: dt.date) -> str:
-    """Changes whenever the page would: the subject, any public record (added, changed, leaving publicity,
-    objection opened or closed), and the calendar day (publicity windows move with it)."""
-    last = max((r.updated_at for r in records), default=None)
-    objections = sum(r.under_objection for r in records)
-    ids = sum(r.id for r in records)
-    raw = (f"{ETAG_VERSION}|{subject.id}|{subject.updated_at.isoformat()}|{len(records)}|{last}|{objections}"
-           f"|{ids}|{today}")
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+def _etag(page_row: str) -> str:
+    """Changes whenever the page would: a digest of everything the page is made of (the subject, its public
+    records with their objection marks, its aliases) and of the calendar day (publicity windows move with it;
+    the row carries it)."""
+    return hashlib.sha256(f"{ETAG_VERSION}|{page_row}".encode()).hexdigest()[:32]
 
 
 def _profile(subject: PublicSubject, records: list[ShownRecord], aliases: list[list[str]]) -> SubjectProfile:

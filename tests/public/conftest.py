@@ -49,20 +49,34 @@ def store(django_db_setup, django_db_blocker, tmp_path_factory):
     after a transactional test flushed it. Tests that use it only read (or use `committed` and undo)."""
     from django.core.management import call_command
 
-    from tests.public.seed import expected, is_seeded, seed_store
-
-    with django_db_blocker.unblock(), _batches_in_process(tmp_path_factory.getbasetemp()):
-        if is_seeded():
-            seeded = expected()
-        else:
-            call_command("flush", interactive=False, verbosity=0)
-            call_command("load_catalog", verbosity=0)
-            seeded = seed_store()
+    with django_db_blocker.unblock():
+        seeded = _seeded(tmp_path_factory.getbasetemp())
     yield seeded
     # Leave the database as other modules expect it: empty but for the catalog.
     with django_db_blocker.unblock():
         call_command("flush", interactive=False, verbosity=0)
         call_command("load_catalog", verbosity=0)
+
+
+def _seeded(base: Path):
+    from django.core.management import call_command
+
+    from tests.public.seed import expected, is_seeded, seed_store
+
+    with _batches_in_process(base):
+        if is_seeded():
+            return expected()
+        call_command("flush", interactive=False, verbosity=0)
+        call_command("load_catalog", verbosity=0)
+        return seed_store()
+
+
+@pytest.fixture
+def store_again(store, django_db_blocker, tmp_path_factory):
+    """`store` for a transactional test that follows another in its module: seeded again when that one's
+    flush emptied it."""
+    with django_db_blocker.unblock():
+        return _seeded(tmp_path_factory.getbasetemp())
 
 
 @contextlib.contextmanager

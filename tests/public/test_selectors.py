@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from django.db import DataError, connections
+from django.db import DataError, connections, transaction
 
 from public import selectors
 from tests.public.conftest import PUBLIC_DB
@@ -41,6 +41,33 @@ def test_a_dead_public_connection_is_replaced_without_a_health_check_per_request
     result = selectors.subject_search(query=selectors.Query(text="天翼", name="天翼", code=None))
     assert [hit.code for hit in result.hits] == [store.tianyi_uscc] and result.hits[0].black_listed
     assert checks == [1, 1]
+
+
+@pytest.mark.django_db(transaction=True, databases=PUBLIC_DB)
+def test_the_subject_page_statement_is_prepared_again_after_psycopg_deallocates_it(store_again):
+    store = store_again
+    connection = connections["public"]
+    page = selectors.subject_page(code=store.tianyi_uscc)
+    assert page is not None
+    name = selectors._SUBJECT.name
+    assert name in connection._public_kept_cursor.prepared  # read by libpq, not psycopg's cursor
+    raw = connection.connection
+
+    def prepared() -> list[str]:
+        return [row[0] for row in raw.execute("SELECT name FROM pg_prepared_statements").fetchall()]
+
+    assert name.decode() in prepared()
+    raw.execute("DEALLOCATE ALL")  # what psycopg runs after it runs a DROP, ALTER or ROLLBACK
+    assert name.decode() not in prepared()
+    assert selectors.subject_page(code=store.tianyi_uscc) == page
+    assert name.decode() in prepared()
+
+    # In an atomic block it is psycopg's cursor that reads, to the same text.
+    params = [store.tianyi_uscc, None]
+    by_libpq = selectors._read(lambda cursor: selectors._SUBJECT.value(cursor, params))
+    with transaction.atomic(using="public"):
+        assert selectors._read(lambda cursor: selectors._SUBJECT.value(cursor, params)) == by_libpq
+    assert by_libpq.startswith("[") and "湖南天翼（长沙）科技有限公司" in by_libpq
 
 
 def test_other_errors_on_the_public_connection_are_not_retried():
