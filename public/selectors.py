@@ -83,7 +83,7 @@ class _KeptCursor:
         self.db.validate_no_broken_transaction()
         if not raw.autocommit:  # in an atomic block: psycopg's way, which opens its transaction, and where a
             return statement.value_by_cursor(self, params)  # failed attempt below would break the block
-        encoded = [None if p is None else p.encode() for p in params]
+        encoded = [None if p is None else p.encode() for p in params]  # Django connects with client_encoding UTF8
         with self.db.wrap_database_errors, raw.lock:
             pgconn = raw.pgconn
             if statement.name in self.prepared:
@@ -133,12 +133,11 @@ class Statement:
         return row[0] if row else None
 
 
-def _cursor():
+def _cursor(connection):
     """A cursor on the `public` alias for the hot queries: prepared statements, errors as Django's, and, when
     queries are recorded (DEBUG, assertNumQueries), Django's wrapper that records them. No health check
     (`SELECT 1`, a round trip on every request with CONN_HEALTH_CHECKS): `_read` retries on a new connection
     when this one is dead."""
-    connection = connections[DB]
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django's default, which turns preparing off altogether; Django's own
@@ -163,14 +162,14 @@ def _read(work: Callable[[Any], T]) -> T:
     `SELECT 1` per request) it runs once more on a new connection; any other error is raised."""
     connection = connections[DB]
     try:
-        with contextlib.closing(_cursor()) as cursor:
+        with contextlib.closing(_cursor(connection)) as cursor:
             return work(cursor)
     except Error:  # Django's OperationalError or InterfaceError around psycopg's
         # Only now, on the error path, the round trip that tells a dead connection from a bad statement.
         if connection.in_atomic_block or connection.connection is None or connection.is_usable():
             raise
         connection.close()
-    with contextlib.closing(_cursor()) as cursor:
+    with contextlib.closing(_cursor(connection)) as cursor:
         return work(cursor)
 
 
