@@ -41,7 +41,7 @@ class Query:
 
 
 def query_parse(text: str) -> Query:
-    text = (text or "").strip()[:MAX_QUERY_CHARS]
+    text = (text or "").replace("\x00", "").strip()[:MAX_QUERY_CHARS]  # PostgreSQL's text holds no NUL
     name = search_name(text)
     code = name.upper() if _CODE.match(name.upper()) else None
     return Query(text=text, name=name, code=code)

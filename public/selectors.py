@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -58,7 +59,9 @@ class _KeptCursor:
 
     def __init__(self, raw: psycopg.Connection, db) -> None:
         self.raw, self.db, self.cursor = raw, db, _PreparedCursor(raw)
-        self.prepared: set[bytes] = set()  # the names of the Statements prepared on this connection
+        # The names of the Statements prepared in this session: with the session, not this cursor (a pool
+        # may hand the session to another Django connection, and with it what was prepared in it).
+        self.prepared: set[bytes] = _PREPARED.setdefault(raw, set())
 
     def execute(self, sql, params=None) -> None:
         self.db.validate_no_broken_transaction()
@@ -91,12 +94,16 @@ class _KeptCursor:
                 if result.error_field(pq.DiagnosticField.SQLSTATE) != _NO_SUCH_STATEMENT:
                     return _one_value(result, raw)
                 # psycopg deallocates all of a connection's statements after it runs a DROP, ALTER or ROLLBACK
-            _one_value(pgconn.prepare(statement.name, statement.libpq_sql), raw)
+            result = pgconn.prepare(statement.name, statement.libpq_sql)
+            if result.error_field(pq.DiagnosticField.SQLSTATE) != _STATEMENT_EXISTS:  # prepared, but not noted
+                _one_value(result, raw)
             self.prepared.add(statement.name)
             return _one_value(pgconn.exec_prepared(statement.name, encoded), raw)
 
 
+_PREPARED: weakref.WeakKeyDictionary[psycopg.Connection, set[bytes]] = weakref.WeakKeyDictionary()
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+_STATEMENT_EXISTS = b"42P05"  # duplicate_prepared_statement
 
 
 def _one_value(result: pq.abc.PGresult, raw: psycopg.Connection) -> str | None:
@@ -310,10 +317,21 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
     return result
 
 
+def _code_or_none(code: str) -> str | None:
+    """A code as normalised for lookups; None when no code can hold it: PostgreSQL's text holds no NUL (psycopg
+    refuses such a parameter, libpq would cut it short there)."""
+    value = code_normalise(code)
+    return None if "\x00" in value else value
+
+
 def subject_code_for_alias(*, code: str) -> str | None:
     """The canonical code of the subject a legacy code (registration number, organisation code) names."""
+    value = _code_or_none(code)
+    if value is None:
+        return None
+
     def read(cursor):
-        cursor.execute("SELECT public_view.legacy_code_subject(%s::text)", [code_normalise(code)])
+        cursor.execute("SELECT public_view.legacy_code_subject(%s::text)", [value])
         return cursor.fetchone()[0]
 
     return _read(read)
@@ -468,7 +486,9 @@ class SubjectPage:
 def subject_page(*, code: str) -> SubjectPage | None:
     """The public subject with this code (USCC, or "N-<id>" for a subject without one), its profile and
     ETag; None when there is no such public subject."""
-    value = code_normalise(code)
+    value = _code_or_none(code)
+    if value is None:
+        return None
     if value.startswith("N-") and value[2:].isdigit():
         subject_id = int(value[2:])
         if subject_id > _MAX_ID:  # no such subject, and no bigint to ask with

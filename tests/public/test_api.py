@@ -57,6 +57,8 @@ def test_errors_are_problems(client, store):
     assert short.json()["code"] == "query_too_short"
     missing = client.get("/api/v1/public/subjects/91430100MA4L000000")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    with_nul = client.get(f"/api/v1/public/subjects/{store.tianyi_uscc}%00x")
+    assert with_nul.status_code == 404 and with_nul.json()["code"] == "not_found"
 
 
 def test_openapi_documents_the_public_api(client):

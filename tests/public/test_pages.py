@@ -98,6 +98,9 @@ def test_subject_page_by_lower_case_code_and_unknown_code(client, store):
     missing = client.get("/subjects/91430100MA4L000000")
     assert missing.status_code == 404 and "未找到信用主体" in missing.content.decode()
     assert client.get("/subjects/N-99999999999999999999").status_code == 404  # past any id (bigint)
+    # A NUL (no PostgreSQL text holds one; libpq would cut the code short there): no such subject, no 500.
+    assert client.get(f"/subjects/{store.tianyi_uscc}%00x").status_code == 404
+    assert "湖南天翼（长沙）科技有限公司" in _names(client.get("/", {"q": "天翼\x00"}).content.decode())
 
 
 def test_rate_limit_answers_429_in_chinese_with_retry_after(client, store, settings):

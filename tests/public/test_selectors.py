@@ -62,12 +62,32 @@ def test_the_subject_page_statement_is_prepared_again_after_psycopg_deallocates_
     assert selectors.subject_page(code=store.tianyi_uscc) == page
     assert name.decode() in prepared()
 
-    # In an atomic block it is psycopg's cursor that reads, to the same text.
+    # In an atomic block it is psycopg's cursor that reads (it prepares under its own names), to the same text.
+    def by_psycopg() -> list[str]:
+        return [row[0] for row in raw.execute("SELECT name FROM pg_prepared_statements WHERE statement = %s",
+                                              [selectors._SUBJECT.libpq_sql.decode()]).fetchall()]
+
     params = [store.tianyi_uscc, None]
     by_libpq = selectors._read(lambda cursor: selectors._SUBJECT.value(cursor, params))
+    assert by_psycopg() == [name.decode()]
     with transaction.atomic(using="public"):
         assert selectors._read(lambda cursor: selectors._SUBJECT.value(cursor, params)) == by_libpq
-    assert by_libpq.startswith("[") and "湖南天翼（长沙）科技有限公司" in by_libpq
+    assert len(by_psycopg()) == 2 and by_libpq.startswith("[") and "湖南天翼（长沙）科技有限公司" in by_libpq
+
+
+@pytest.mark.django_db(transaction=True, databases=PUBLIC_DB)
+def test_an_error_of_a_statement_read_by_libpq_is_django_s_and_not_retried():
+    calls = []
+    divide = selectors.Statement(b"test_divide", "SELECT (1 / {}::int)::text")
+
+    def read(cursor):
+        calls.append(1)
+        return divide.value(cursor, ["0"])
+
+    with pytest.raises(DataError, match="division by zero"):
+        selectors._read(read)
+    assert calls == [1] and divide.name in connections["public"]._public_kept_cursor.prepared
+    assert selectors._read(lambda cursor: divide.value(cursor, ["4"])) == "0"  # the connection still serves
 
 
 def test_other_errors_on_the_public_connection_are_not_retried():
