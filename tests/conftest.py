@@ -28,6 +28,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
         call_command("load_catalog", verbosity=0)
 
 
+def subprocess_database_url(db: dict) -> str:
+    """A DATABASE_URL for processes the tests start (worker, web server) that reaches the test database."""
+    host = db["HOST"]
+    return f"postgresql://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/") else (
+        f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real `celery worker` on its own queue, reading and writing the test database.
@@ -43,11 +50,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = queue
-    db = connection.settings_dict
-    host = db["HOST"]
-    url = f"postgresql://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/") else (
-        f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
-    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(connection.settings_dict),
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "CELERY_QUEUE": queue, "DB_CONN_MAX_AGE": "0",
            # the worker validates in a worker process of its own: the forked-from-a-Celery-child path
            # (daemonic parent, the broker client's after-fork hooks) runs in every worker test
