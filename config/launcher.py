@@ -23,6 +23,13 @@ def manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], check=True, cwd=embedded.ROOT)
 
 
+def gunicorn_command(*, port: int, workers: int) -> list[str]:
+    """The web server as `make run` serves it (tests and benchmarks start the same one)."""
+    # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
+    return [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--timeout", "600"]
+
+
 def run() -> int:
     started_pg = not os.environ.get("DATABASE_URL") and not embedded._pg_running()
     started_redis = not os.environ.get("CELERY_BROKER_URL") and not embedded._redis_ping()
@@ -43,12 +50,7 @@ def run() -> int:
              "--schedule", str(embedded.VAR / "run" / "celerybeat-schedule")],
             cwd=embedded.ROOT,
         ),
-        subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", workers,
-             # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
-             "--timeout", "600"],
-            cwd=embedded.ROOT,
-        ),
+        subprocess.Popen(gunicorn_command(port=int(port), workers=int(workers)), cwd=embedded.ROOT),
     ]
     print(f"\n  Platform running on http://127.0.0.1:{port}/  (Ctrl-C stops it)\n"
           f"  Operators' console: http://127.0.0.1:{port}/admin/  user 'operator', "

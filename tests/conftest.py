@@ -61,6 +61,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     class Worker:
         process: subprocess.Popen | None = None
         queue_name = queue
+        logs = log_dir  # one file per start
 
         def start(self):
             log = open(log_dir / f"worker-{time.time_ns()}.log", "w")
