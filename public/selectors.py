@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import re
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -475,6 +476,8 @@ SELECT json_build_array(p.id, p.code, p.kind, p.uscc, p.id_number_masked, p.name
                         p.today, p.records, p.aliases)::text
 FROM public_view.subject_page({}::text, {}::bigint) p""")
 _MAX_ID = 2**63 - 1
+# ASCII digits only ("N-፩" passes str.isdigit() but not int()); 20 digits are past any bigint already
+_SUBJECT_NUMBER = re.compile(r"N-([0-9]{1,20})")
 
 
 @dataclass
@@ -490,8 +493,9 @@ def subject_page(*, code: str) -> SubjectPage | None:
     value = _code_or_none(code)
     if value is None:
         return None
-    if value.startswith("N-") and value[2:].isdigit():
-        subject_id = int(value[2:])
+    numbered = _SUBJECT_NUMBER.fullmatch(value)
+    if numbered:
+        subject_id = int(numbered[1])
         if subject_id > _MAX_ID:  # no such subject, and no bigint to ask with
             return None
         params = [None, str(subject_id)]

@@ -93,10 +93,15 @@ def body_framing_problem(meta):
     """A body must come with a valid Content-Length: Django's WSGI handler reads a chunked
     body without one as empty, and the digest must be checked over the body as received."""
     length = meta.get("CONTENT_LENGTH") or ""
-    if length and not length.isdigit():
+    if length and (not ascii_digits(length) or len(length) > 18):  # 19 digits: more than any disk holds
         return problem_response(400, "invalid_content_length", "Content-Length 无效",
                                 "Content-Length 必须是非负整数。")
     if not length and "HTTP_TRANSFER_ENCODING" in meta:
         return problem_response(411, "length_required", "需要 Content-Length",
                                 "请求体须带 Content-Length 头发送（不接受分块传输编码）。")
     return None
+
+
+def ascii_digits(value: str) -> bool:
+    """0-9 only: str.isdigit() also takes "²" or "፩", which int() refuses."""
+    return value.isascii() and value.isdigit()

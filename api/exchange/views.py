@@ -17,7 +17,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exchange.middleware import TITLES
+from api.exchange.middleware import TITLES, ascii_digits
 from api.exchange.schema import Problem, _problem, exchange_schema
 from api.problems import Problem as ProblemError
 from credit.selectors import change_feed_page, subject_unified_record
@@ -33,6 +33,7 @@ from exchange.signatures.verify import SignatureRefused, check_digest
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BATCH_TYPES = {"application/x-ndjson", "text/csv"}
 PAGE_SIZE = 500
+CONTENT_TYPE_MAX = Batch._meta.get_field("content_type").max_length  # kept with the batch as sent
 MAX_PK = 2**63  # a larger id cannot exist (bigint); answer 404 rather than let PostgreSQL refuse it
 
 
@@ -64,7 +65,7 @@ class ExchangeView(APIView):
 def _cursor(value: str | None) -> int:
     if not value:
         return 0
-    if not value.isdigit() or len(value) > 18:
+    if not ascii_digits(value) or len(value) > 18:
         raise ProblemError("cursor 无效：请使用上一页返回的 next_cursor。", code="invalid_cursor", status=400,
                            title="游标无效")
     return int(value)
@@ -101,10 +102,11 @@ class BatchCreateView(ExchangeView):
         content_type = request.META.get("CONTENT_TYPE", "")
         media_type, _, params = content_type.partition(";")
         charset = re.search(r"charset=\"?([A-Za-z0-9_-]+)", params)
-        if media_type.strip().lower() not in BATCH_TYPES or (
+        if len(content_type) > CONTENT_TYPE_MAX or media_type.strip().lower() not in BATCH_TYPES or (
                 media_type.strip().lower() == "text/csv" and charset
                 and charset.group(1).lower() not in {"utf-8", "gb18030"}):
-            raise ProblemError("批次须为 application/x-ndjson、text/csv; charset=utf-8 或 text/csv; charset=gb18030。",
+            raise ProblemError("批次须为 application/x-ndjson、text/csv; charset=utf-8 或 text/csv; charset=gb18030"
+                               f"（Content-Type 不超过 {CONTENT_TYPE_MAX} 个字符）。",
                                code="unsupported_media_type", status=415, title="不支持的内容类型")
         if not self.department.may_write(category):
             raise ProblemError(f"本部门（{self.department.code}）无权报送 {category} 类信息。",
@@ -210,7 +212,7 @@ class ChangesView(ExchangeView):
             categories = [category]
         _cursor(request.query_params.get("cursor"))
         limit = request.query_params.get("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        if not ascii_digits(limit) or len(limit) > 4 or not 1 <= int(limit) <= 1000:
             raise ProblemError("limit 须为 1–1000 的整数。", code="invalid_request", status=400, title="请求参数有误")
         items, next_cursor = change_feed_page(categories=categories, cursor=request.query_params.get("cursor"),
                                               limit=int(limit))

@@ -50,10 +50,11 @@ def test_a_chunked_body_without_length_is_refused_not_read_as_empty(as_scjg):
     assert not Batch.objects.exists()
 
 
-def test_a_non_numeric_content_length_is_a_problem_not_a_crash(as_scjg):
+@pytest.mark.parametrize("length", ["12abc", "١", "9" * 5000])  # "١": isdigit() but int() refuses it
+def test_a_non_numeric_content_length_is_a_problem_not_a_crash(as_scjg, length):
     path = "/api/v1/exchange/batches?category=admin_penalty&batch_id=cl"
     response = as_scjg.client.generic("POST", path, data=b"x", content_type="application/x-ndjson",
-                                      CONTENT_LENGTH="12abc")
+                                      CONTENT_LENGTH=length)
     assert_refused(response, 400, "invalid_content_length")
 
 
