@@ -161,7 +161,8 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
                 AND st.subject_name_key <> subj.name_key
                 AND NOT EXISTS (SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id
                                    AND a.kind = 'former_name' AND a.value_key = st.subject_name_key), false),
-       CASE WHEN st.status = 'duplicate' THEN 'unchanged'
+       CASE WHEN st.status = 'owned_elsewhere' THEN 'rejected'
+            WHEN st.status = 'duplicate' THEN 'unchanged'
             WHEN st.op = 'withdraw' AND r.id IS NULL THEN 'rejected'
             WHEN st.op = 'withdraw' AND r.state = 'withdrawn' THEN 'unchanged'
             WHEN st.op = 'withdraw' THEN 'withdrawn'
@@ -213,7 +214,6 @@ UPDATE credit_record r SET
        version = r.version + 1,
        subject_id = CASE WHEN m.op = 'withdraw' THEN r.subject_id ELSE m.subject_id END,
        pending_key = CASE WHEN m.op = 'withdraw' THEN r.pending_key ELSE m.pending_key END,
-       department_id = %(department)s,
        subject_name_key = CASE WHEN m.op = 'withdraw' THEN r.subject_name_key ELSE m.subject_name_key END,
        name_mismatch = CASE WHEN m.op = 'withdraw' THEN r.name_mismatch ELSE m.name_mismatch END,
        publicity_from = CASE WHEN m.op = 'withdraw' THEN r.publicity_from ELSE m.p_from END,
@@ -253,7 +253,7 @@ _HISTORY_SQL = [
            last_batch_id = excluded.last_batch_id, last_row = excluded.last_row,
            last_seen_at = excluded.last_seen_at
     """,
-    # an identical row from another department still adds that department as a source
+    # the owner's identical row: a department that became the owner by a transfer becomes a source too
     """
     INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
                                      first_seen_at, last_seen_at)
@@ -274,11 +274,27 @@ _HISTORY_SQL = [
     """,
 ]
 
+# Ownership (exchange-protocol §8): a row for a record another department owns is rejected before the
+# merge touches anything, subjects included; in-batch duplicates of it too (conflicts are rejected already).
+_OWNED_ELSEWHERE_SQL = f"""
+UPDATE credit_stagedrow st SET status = 'owned_elsewhere'
+  FROM credit_record r
+ WHERE {_STAGED_RANGE} AND st.status IN ('valid', 'duplicate')
+   AND r.category = %(category)s AND r.natural_key = st.natural_key AND r.department_id <> %(department)s
+"""
+
 _REJECT_SQL = """
 INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
-SELECT %(batch)s, m.row, %(key_field)s, 'record_not_found',
-       '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）'
-  FROM credit_mc2 m WHERE m.outcome = 'rejected'
+SELECT %(batch)s, m.row, %(key_field)s,
+       CASE WHEN m.status = 'owned_elsewhere' THEN 'record_owned_by_other_department' ELSE 'record_not_found' END,
+       CASE WHEN m.status = 'owned_elsewhere'
+            THEN '该记录（同一类别下自然键为“' || m.natural_key || '”）由' || d.name || '（' || d.code
+                 || '）报送，只有报送部门可以更新或撤销它；如需更正，请联系该部门'
+            ELSE '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）' END
+  FROM credit_mc2 m
+  LEFT JOIN credit_record r ON m.status = 'owned_elsewhere' AND r.id = m.record_id
+  LEFT JOIN exchange_department d ON d.id = r.department_id
+ WHERE m.outcome = 'rejected'
 ON CONFLICT DO NOTHING
 """
 
@@ -292,7 +308,8 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         cursor.execute(_TEMP)
         cursor.execute("SELECT pg_get_serial_sequence('credit_record', 'id')")
         params["seq"] = cursor.fetchone()[0]
-        statements = list(_REGISTRATION_SQL) if category == "registration" else list(_SUBJECTS_SQL)
+        statements = [_OWNED_ELSEWHERE_SQL]
+        statements += _REGISTRATION_SQL if category == "registration" else _SUBJECTS_SQL
         statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         for sql in statements:
             started = time.perf_counter()

@@ -7,6 +7,7 @@ class StagedStatus(models.TextChoices):
     VALID = "valid"
     DUPLICATE = "duplicate"  # same natural key and content as an earlier row of the batch: counts as unchanged
     CONFLICT = "conflict"  # same natural key, other content: rejected conflicting_duplicate
+    OWNED_ELSEWHERE = "owned_elsewhere"  # another department's record: rejected record_owned_by_other_department
 
 
 class StagedRow(models.Model):

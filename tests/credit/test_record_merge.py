@@ -142,15 +142,17 @@ def test_rule5_registration_updates_golden_fields_old_name_becomes_former(scjg):
         "湖南测试4有限公司"]
 
 
-def test_departments_sending_the_same_record_share_it_with_provenance(scjg, sthj):
+def test_the_same_record_from_another_department_is_rejected_and_sources_stay_the_owner(scjg, sthj):
     ingest(scjg, "admin_penalty", [penalty("P-1", 1)], "a")
-    batch = ingest(sthj, "admin_penalty", [penalty("P-1", 1)], "b")
-    assert batch.counts == counts(rows=1, accepted=1, unchanged=1)
+    batch = ingest(sthj, "admin_penalty", [penalty("P-1", 1)], "b")  # identical, but not its record
+    assert batch.counts == counts(rows=1, rejected=1)
+    assert list(BatchRejection.objects.filter(batch=batch).values_list("code", flat=True)) == [
+        "record_owned_by_other_department"]
     record = Record.objects.get()
-    assert sorted(RecordSource.objects.filter(record=record).values_list("department__code", flat=True)) == [
-        "HN-SCJG", "HN-STHJ"]
+    assert list(RecordSource.objects.filter(record=record).values_list("department__code", flat=True)) == [
+        "HN-SCJG"]
     unified = subject_unified_record(code=uscc(1), categories=["admin_penalty"])
-    assert unified["records"]["admin_penalty"][0]["sources"] == ["HN-SCJG", "HN-STHJ"]
+    assert unified["records"]["admin_penalty"][0]["sources"] == ["HN-SCJG"]
 
 
 def test_resubmitting_a_batch_changes_nothing(sthj):
