@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
+
 from credit.identity import code_normalise, id_number_index
 from credit.models import ChangeFeedEntry, Record, RecordSource, Subject, SubjectAlias
 from credit.models.subjects import AliasKind
@@ -21,18 +23,42 @@ def _cursor_decode(cursor: str | None) -> int:
     return max(value, 0)
 
 
-def change_feed_page(*, categories: list[str], cursor: str | None, limit: int) -> tuple[list[dict], str]:
-    """Record changes after `cursor`, in commit order (see credit/models/feed.py for why
-    id order is commit order). `next_cursor` is opaque; pass it back for the next page."""
+def records_visible_to(*, department_id: int | None, via: str = "") -> Q:
+    """The records a department may see in categories it may read (exchange-protocol §8, "Authorised rows"):
+    every record except `usage_scope = authorized` ones, which only their owner sees. The one place where
+    the subjects' authorisations (portal.md §5) will let a department see more. `via` is the lookup path
+    to the record ("record__" from a feed entry); no department (None) sees no authorised record."""
+    authorized = Q(**{f"{via}payload__contains": {"usage_scope": "authorized"}})
+    return ~authorized | Q(**{f"{via}department_id": department_id}) if department_id else ~authorized
+
+
+# one changes request reads at most this many feed entries, however many of them its department may not see
+FEED_SCAN_LIMIT = 10_000
+
+
+def change_feed_page(*, categories: list[str], cursor: str | None, limit: int,
+                     department_id: int | None = None) -> tuple[list[dict], str]:
+    """Record changes after `cursor`, in commit order (see credit/models/feed.py for why id order
+    is commit order), of records the department may see. `next_cursor` is opaque; pass it back for
+    the next page. It moves past entries the department may not see, so a page can hold fewer
+    than `limit` items (even none) while more changes follow."""
     after = _cursor_decode(cursor)
     limit = max(1, min(int(limit), 1000))
-    rows = list(
-        ChangeFeedEntry.objects.filter(category__in=categories, id__gt=after)
-        .order_by("id")
-        .values("id", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
-                "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version",
-                "changed_at")[:limit]
-    )
+    entries = (ChangeFeedEntry.objects.filter(category__in=categories).order_by("id")
+               .annotate(visible=ExpressionWrapper(records_visible_to(department_id=department_id, via="record__"),
+                                                   output_field=BooleanField()))
+               .values("id", "visible", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
+                       "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version",
+                       "changed_at"))
+    rows, scanned_to, scanned = [], after, 0
+    while len(rows) < limit and scanned < FEED_SCAN_LIMIT:
+        batch = list(entries.filter(id__gt=scanned_to)[:limit])
+        if not batch:
+            break
+        scanned += len(batch)
+        rows += [r for r in batch if r["visible"]][:limit - len(rows)]
+        # a full page ends at its last item (what follows it is unread); otherwise all of `batch` was read
+        scanned_to = rows[-1]["id"] if len(rows) == limit else batch[-1]["id"]
     items = [
         {
             "id": r["id"],
@@ -49,8 +75,7 @@ def change_feed_page(*, categories: list[str], cursor: str | None, limit: int) -
         }
         for r in rows
     ]
-    next_cursor = str(rows[-1]["id"]) if rows else str(after)
-    return items, next_cursor
+    return items, str(scanned_to)
 
 
 def subject_find(*, code: str, by_id_number: bool = False) -> Subject | None:
@@ -122,13 +147,14 @@ def record_item(record: Record, sources: list[str]) -> dict[str, Any]:
     }
 
 
-def subject_unified_record(*, code: str, categories: list[str]) -> dict | None:
-    """The subject's registration info and its records in `categories`, with current
-    payload, state, publicity and sources. ID numbers appear masked only."""
+def subject_unified_record(*, code: str, categories: list[str], department_id: int | None = None) -> dict | None:
+    """The subject's registration info and its records in `categories` that the department may see,
+    with current payload, state, publicity and sources. ID numbers appear masked only."""
     subject = subject_find(code=code)
     if subject is None:
         return None
-    records = list(Record.objects.filter(subject=subject, category__in=categories)
+    records = list(Record.objects.filter(records_visible_to(department_id=department_id), subject=subject,
+                                         category__in=categories)
                    .select_related("department").order_by("category", "id"))
     with_registration = "registration" in categories
     if not records and not with_registration:

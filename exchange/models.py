@@ -10,6 +10,9 @@ class Department(models.Model):
     name = models.CharField(max_length=200)
     write_categories = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     read_categories = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    # false once an operator deactivated it (manage.py deactivate_department): its keys are refused, and
+    # its records stay as they are until transferred to another department (manage.py transfer_records)
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -25,6 +25,7 @@ TITLES = {
     "signature_malformed": "签名头格式错误",
     "unknown_key": "未知密钥",
     "key_revoked": "密钥已吊销或尚未生效",
+    "department_inactive": "部门已停用",
     "component_missing": "签名未覆盖必需组件",
     "digest_missing": "缺少内容摘要",
     "digest_mismatch": "内容摘要不符",

@@ -21,8 +21,9 @@ Problem = inline_serializer("Problem", {
     "type": serializers.URLField(), "title": serializers.CharField(), "status": serializers.IntegerField(),
     "detail": serializers.CharField(),
     "code": serializers.CharField(help_text="stable snake_case: signature_missing, signature_malformed, unknown_key, "
-                                            "key_revoked, component_missing, digest_missing, digest_mismatch, "
-                                            "signature_invalid, stale, replay, not_found, batch_id_conflict, …"),
+                                            "key_revoked, department_inactive, component_missing, digest_missing, "
+                                            "digest_mismatch, signature_invalid, stale, replay, not_found, "
+                                            "batch_id_conflict, …"),
 })
 
 
@@ -32,8 +33,8 @@ def _problem(text: str) -> OpenApiResponse:
 
 SIGNATURE_PROBLEMS = {
     400: _problem("signature_malformed, or bad parameters"),
-    401: _problem("signature_missing, unknown_key, key_revoked, component_missing, digest_missing, "
-                  "digest_mismatch, signature_invalid, stale or replay"),
+    401: _problem("signature_missing, unknown_key, key_revoked, department_inactive, component_missing, "
+                  "digest_missing, digest_mismatch, signature_invalid, stale or replay"),
 }
 
 

@@ -26,7 +26,13 @@ from exchange.platform_keys import jwks
 from exchange.receipts import batch_receipt_issue
 from exchange.selectors import batch_resource
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
-from exchange.services.objections import objection_decide, objection_resource, objections_for_department
+from exchange.services.objections import (
+    ObjectionAlreadyDecided,
+    ObjectionNotFound,
+    objection_decide,
+    objection_resource,
+    objections_for_department,
+)
 from exchange.signatures.digest import DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
 
@@ -186,7 +192,8 @@ class SubjectView(ExchangeView):
     @exchange_schema(operation_id="subject_record", summary="A subject's unified record, readable categories only",
                      responses={200: OpenApiTypes.OBJECT, 404: _problem("not_found")})
     def get(self, request, code: str):
-        record = subject_unified_record(code=code, categories=list(self.department.read_categories))
+        record = subject_unified_record(code=code, categories=list(self.department.read_categories),
+                                        department_id=self.department.pk)
         if record is None:
             raise ProblemError("没有这个信用主体。", code="not_found", status=404, title="未找到")
         return Response(record)
@@ -215,7 +222,7 @@ class ChangesView(ExchangeView):
         if not ascii_digits(limit) or len(limit) > 4 or not 1 <= int(limit) <= 1000:
             raise ProblemError("limit 须为 1–1000 的整数。", code="invalid_request", status=400, title="请求参数有误")
         items, next_cursor = change_feed_page(categories=categories, cursor=request.query_params.get("cursor"),
-                                              limit=int(limit))
+                                              limit=int(limit), department_id=self.department.pk)
         return Response({"results": items, "next_cursor": next_cursor})
 
 
@@ -265,7 +272,16 @@ class ObjectionDecisionView(ExchangeView):
         data.is_valid(raise_exception=True)
         if objection_pk >= MAX_PK:
             raise ProblemError("没有这个异议。", code="not_found", status=404, title="未找到")
-        objection = objection_decide(department=self.department, objection_id=objection_pk, **data.validated_data)
+        try:
+            objection = objection_decide(department=self.department, objection_id=objection_pk,
+                                         **data.validated_data)
+        except ObjectionNotFound as exc:
+            raise ProblemError("没有这个异议，或它不涉及本部门报送的记录。", code="not_found", status=404,
+                               title="未找到") from exc
+        except ObjectionAlreadyDecided as exc:
+            decided = exc.objection
+            raise ProblemError(f"该异议已于 {decided.decided_at:%Y-%m-%d} 作出处理（{decided.status}），不能再次处理。",
+                               code="objection_already_decided", status=409, title="异议已处理") from exc
         return Response(objection_resource(objection))
 
 

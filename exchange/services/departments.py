@@ -1,4 +1,5 @@
-"""Provisioning departments and their signing keys (operator CLI, demo loader, tools)."""
+"""Provisioning departments and their signing keys, deactivating a department and transferring its
+records to another (operator CLI, demo loader, tools)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from credit.locks import merge_lock
+from credit.models import Objection, ObjectionStatus, Record
+from exchange.exchange_log import log_append
 from exchange.models import Department, DepartmentKey
 from validation.catalog import current_catalog
 
@@ -108,3 +112,60 @@ def department_key_revoke(*, keyid: str, at: dt.datetime | None = None) -> Outco
     key.revoked_at = at or timezone.now()
     key.save(update_fields=["revoked_at"])
     return Outcome(key, False, True)
+
+
+@transaction.atomic
+def department_deactivate(*, code: str, reason: str) -> Outcome:
+    """From now on the department's keys are refused (401 department_inactive). Its records stay as they
+    are, public where publicity says so, and nobody may change them until they are transferred."""
+    if not reason.strip():
+        raise ProvisioningError("give the reason for deactivating the department (--reason)")
+    department = Department.objects.select_for_update().filter(code=code).first()
+    if department is None:
+        raise ProvisioningError(f"no department {code!r}")
+    if not department.active:
+        return Outcome(department, False, False)
+    department.active = False
+    department.save(update_fields=["active", "updated_at"])
+    log_append(kind="department_deactivated", department_code=code, payload={"reason": reason.strip()})
+    return Outcome(department, False, True)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    records: int
+    open_objections: int
+
+
+@transaction.atomic
+def records_transfer(*, from_code: str, to_code: str, category: str | None = None) -> Transfer:
+    """Make `to_code` the owner of `from_code`'s records (of one category, or all), and so of their
+    objections, in one transaction entered in the exchange log. The new owner must be active and
+    allowed to write every category moved."""
+    departments = {d.code: d for d in Department.objects.filter(code__in=[from_code, to_code])}
+    for code in (from_code, to_code):
+        if code not in departments:
+            raise ProvisioningError(f"no department {code!r}")
+    source, target = departments[from_code], departments[to_code]
+    if source == target:
+        raise ProvisioningError("the records already belong to that department")
+    if not target.active:
+        raise ProvisioningError(f"department {to_code} is deactivated; transfer to an active department")
+    if category is not None:
+        check_categories([category])
+    merge_lock()  # a merge decides ownership under this lock: no chunk sees half a transfer
+    records = Record.objects.filter(department=source)
+    if category is not None:
+        records = records.filter(category=category)
+    categories = [category] if category else sorted(records.order_by().values_list("category", flat=True).distinct())
+    refused = [c for c in categories if not target.may_write(c)]
+    if refused:
+        raise ProvisioningError(f"department {to_code} may not write {', '.join(refused)}; grant it with "
+                                f"register_department first, or transfer another --category")
+    open_objections = Objection.objects.filter(record__in=records, status=ObjectionStatus.OPEN).count()
+    moved = records.update(department=target, updated_at=timezone.now())
+    if moved:
+        log_append(kind="records_transferred", department_code=from_code, payload={
+            "from": from_code, "to": to_code, "category": category, "records": moved,
+            "open_objections": open_objections})
+    return Transfer(moved, open_objections)

@@ -1,22 +1,34 @@
-"""Objections against records a department supplied: listing them and posting its decision."""
+"""Objections against records a department owns: listing them and posting its decision.
+
+Only the owning department (`Record.department`, the one whose row created the record or to which an operator
+transferred it) sees and decides them (exchange-protocol §8); a department that merely sent the same record
+once is a source, not the owner."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from api.problems import Problem
 from credit.models import Objection, ObjectionStatus
 from exchange.exchange_log import log_append
 from exchange.models import Department
 
 
+class ObjectionNotFound(Exception):
+    """No such objection, or not against a record this department owns (to it, the same thing)."""
+
+
+class ObjectionAlreadyDecided(Exception):
+    def __init__(self, objection: Objection):
+        super().__init__(f"objection {objection.pk} already decided ({objection.status})")
+        self.objection = objection
+
+
 def objections_for_department(*, department: Department, status: str | None = None) -> QuerySet[Objection]:
-    """Objections against records this department supplied (sent at least once)."""
-    supplied = Q(record__department=department) | Q(record__sources__department=department)
-    ids = Objection.objects.filter(supplied).values("id")
-    queryset = Objection.objects.filter(id__in=ids).select_related("record", "subject").order_by("id")
+    """Objections against records this department owns."""
+    queryset = (Objection.objects.filter(record__department=department).select_related("record", "subject")
+                .order_by("id"))
     return queryset.filter(status=status) if status else queryset
 
 
@@ -42,10 +54,9 @@ def objection_decide(*, department: Department, objection_id: int, decision: str
     objection = (objections_for_department(department=department).select_for_update(of=("self",))
                  .filter(id=objection_id).first())
     if objection is None:
-        raise Problem("没有这个异议，或它不涉及本部门报送的记录。", code="not_found", status=404, title="未找到")
+        raise ObjectionNotFound(objection_id)
     if objection.status != ObjectionStatus.OPEN:
-        raise Problem(f"该异议已于 {objection.decided_at:%Y-%m-%d} 作出处理（{objection.status}），不能再次处理。",
-                      code="objection_already_decided", status=409, title="异议已处理")
+        raise ObjectionAlreadyDecided(objection)
     objection.status, objection.decision_reason = decision, reason
     objection.decided_by, objection.decided_at = department, timezone.now()
     objection.save(update_fields=["status", "decision_reason", "decided_by", "decided_at"])

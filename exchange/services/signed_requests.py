@@ -72,6 +72,9 @@ class _Resolver:
             raise SignatureRefused("key_revoked", f"密钥 {parsed.keyid!r} 已于 {key.revoked_at:%Y-%m-%d %H:%M} 吊销。")
         if key.not_before > now:
             raise SignatureRefused("key_revoked", f"密钥 {parsed.keyid!r} 在 {key.not_before:%Y-%m-%d %H:%M} 之前无效。")
+        if not key.department.active:
+            raise SignatureRefused("department_inactive",
+                                   f"部门 {key.department.code} 已停用，其密钥不再被接受；如有疑问请联系平台运维人员。")
         self.key = key
         return Ed25519PublicKey.from_public_bytes(bytes(key.public_key))
 
