@@ -167,6 +167,8 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
             WHEN st.op = 'withdraw' AND r.state = 'withdrawn' THEN 'unchanged'
             WHEN st.op = 'withdraw' THEN 'withdrawn'
             WHEN r.id IS NOT NULL AND r.content_hash = st.content_hash AND r.state = 'active' THEN 'unchanged'
+            -- no subject, and no legacy code its registration could attach it by later: it can never resolve
+            WHEN subj.id IS NULL AND st.org_code = '' AND st.registration_no = '' THEN 'rejected'
             WHEN subj.id IS NULL THEN 'pending_subject'
             WHEN r.id IS NULL THEN 'created'
             ELSE 'updated' END,
@@ -203,7 +205,7 @@ SELECT m.record_id, %(category)s, m.natural_key, m.subject_id, m.pending_key, 'a
        %(department)s, m.subject_name_key, m.name_mismatch, m.p_from, m.p_until, m.p_ends, m.p_never, NULL,
        ({_NEW_REASON}) = 'public', {_NEW_REASON}, %(now)s, %(now)s
   FROM credit_mc2 m
- WHERE m.inserted
+ WHERE m.inserted AND m.outcome <> 'rejected'
 """
 
 _UPDATE_RECORDS_SQL = f"""
@@ -285,11 +287,16 @@ UPDATE credit_stagedrow st SET status = 'owned_elsewhere'
 
 _REJECT_SQL = """
 INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
-SELECT %(batch)s, m.row, %(key_field)s,
-       CASE WHEN m.status = 'owned_elsewhere' THEN 'record_owned_by_other_department' ELSE 'record_not_found' END,
+SELECT %(batch)s, m.row, CASE WHEN m.status <> 'owned_elsewhere' AND m.op <> 'withdraw' THEN 'uscc'
+                               ELSE %(key_field)s END,
+       CASE WHEN m.status = 'owned_elsewhere' THEN 'record_owned_by_other_department'
+            WHEN m.op <> 'withdraw' THEN 'subject_unresolved' ELSE 'record_not_found' END,
        CASE WHEN m.status = 'owned_elsewhere'
             THEN '该记录（同一类别下自然键为“' || m.natural_key || '”）由' || d.name || '（' || d.code
                  || '）报送，只有报送部门可以更新或撤销它；如需更正，请联系该部门'
+            WHEN m.op <> 'withdraw'
+            THEN '无法确定该行的行政相对人：仅凭证件号码无法确定个体工商户或组织，'
+                 || '请同时填写统一社会信用代码、组织机构代码或工商注册号'
             ELSE '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）' END
   FROM credit_mc2 m
   LEFT JOIN credit_record r ON m.status = 'owned_elsewhere' AND r.id = m.record_id

@@ -19,11 +19,12 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from credit.locks import BATCH_RUN_CLASS, merge_lock
@@ -43,6 +44,25 @@ log = logging.getLogger(__name__)
 VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "50000"))
 
 Progress = Callable[[Batch], None]
+
+# SQLSTATEs a later try can outlive: the connection (class 08), the server shutting down or starting
+# (57P01-57P03), too many connections (53300), a deadlock or serialization failure (40P01, 40001)
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+# a batch file unreadable for a moment (a remounting volume, a storage hiccup): tries, first pause in seconds
+STORAGE_TRIES, STORAGE_BACKOFF = 4, 0.5
+INTERNAL_ERROR_ROW = "平台处理该行时内部出错，该行未入库；请联系平台运维人员，问题排除后可重新报送该行"
+
+
+def database_error_is_transient(exc: DatabaseError) -> bool:
+    """True for errors a retry can outlive (the connection lost or refused, the server restarting);
+    anything else (a constraint, a value the table refuses, a faulty statement) fails the same way on
+    every retry, so retrying it would stall the batch."""
+    if isinstance(exc, InterfaceError):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if isinstance(exc, OperationalError) and sqlstate is None:
+        return True  # libpq's own: the server is unreachable or closed the connection
+    return bool(sqlstate) and sqlstate.startswith(_TRANSIENT_SQLSTATES)
 
 
 @contextlib.contextmanager
@@ -96,9 +116,12 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
                 batch_complete(batch=batch)
         except BatchParseError as exc:
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
-        except DatabaseError:
-            raise  # may be transient: the batch stays unfinished and is resumed
-        except Exception:
+        except OSError:
+            log.exception("batch %s: its stored file could not be read", batch_id)
+            batch_fail(batch=batch, code=STORAGE_ERROR, reason="平台暂时无法读取该批次的文件，请稍后以同一 batch_id 重新报送")
+        except Exception as exc:
+            if isinstance(exc, DatabaseError) and database_error_is_transient(exc):
+                raise  # the task retries a few times; then the batch waits, unfinished, for batches_resume
             # a bug would fail the same way on every resume: end the batch, with a reason, instead
             log.exception("batch %s failed", batch_id)
             batch_fail(batch=batch, code="internal_error", reason="处理该批次时平台内部出错，请联系平台运维人员")
@@ -112,6 +135,19 @@ def _storage_path(batch: Batch) -> Path:
 
 
 def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
+    """Validate the stored file from validated_through_row on; a file that cannot be read is tried again
+    a few times (from where the last chunk's commit left off) before the OSError ends the batch."""
+    for attempt in range(STORAGE_TRIES):
+        try:
+            return _validate_from_progress(batch=batch, progress=progress)
+        except OSError:
+            if attempt == STORAGE_TRIES - 1:
+                raise
+            log.warning("batch %s: its stored file could not be read; trying again", batch.id, exc_info=True)
+            time.sleep(STORAGE_BACKOFF * 2 ** attempt)
+
+
+def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
     Validating and staging (Python, no database) run in a thread one chunk ahead (or, with
@@ -133,19 +169,51 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
         for staged in staged_chunks:
             if staged.last_row <= start_after:
                 continue
-            with transaction.atomic():
-                _copy_staged(staged)
-                rejected = _rejections_insert(batch.id, staged.rejections)
-                n = staged.last_row - batch.validated_through_row
-                moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
-                    validated_through_row=staged.last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
-                if moved != 1:
-                    raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
+            n = staged.last_row - batch.validated_through_row
+            try:
+                with transaction.atomic():
+                    _copy_staged(staged)
+                    rejected = _rejections_insert(batch.id, staged.rejections)
+                    _validated_through(batch, staged.last_row, n, rejected)
+            except DatabaseError as exc:
+                if database_error_is_transient(exc):
+                    raise
+                with transaction.atomic():
+                    rejected = _rows_fail(batch, stage="validating", lo=batch.validated_through_row,
+                                          hi=staged.last_row, exc=exc)
+                    _validated_through(batch, staged.last_row, n, rejected)
             batch.validated_through_row, batch.rows, batch.rejected = (
                 staged.last_row, batch.rows + n, batch.rejected + rejected)
             del staged
             if progress:
                 progress(batch)
+
+
+def _validated_through(batch: Batch, last_row: int, n: int, rejected: int) -> None:
+    moved = Batch.objects.filter(pk=batch.pk, validated_through_row=batch.validated_through_row).update(
+        validated_through_row=last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
+    if moved != 1:
+        raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
+
+
+def _rows_fail(batch: Batch, *, stage: str, lo: int, hi: int, exc: DatabaseError) -> int:
+    """A chunk the database refused for a reason no retry would change: its rows lo < row <= hi that are
+    not rejected yet (validating: all; merging: the staged ones not already rejected as conflicting)
+    become `internal_error` rejections, so the batch goes on. Returns how many rows that is."""
+    log.error("batch %s: %s rows %s-%s failed in the database; they are rejected as internal_error",
+              batch.id, stage, lo + 1, hi, exc_info=exc)
+    if stage == "validating":
+        rows_sql = "SELECT generate_series(%(lo)s + 1, %(hi)s)"
+    else:
+        rows_sql = (f"SELECT st.row FROM {StagedRow._meta.db_table} st WHERE st.batch_id = %(batch)s"
+                    " AND st.row > %(lo)s AND st.row <= %(hi)s AND st.status <> 'conflict'")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
+                SELECT %(batch)s, r, '', 'internal_error', %(message)s FROM ({rows_sql}) AS t(r)
+                ON CONFLICT DO NOTHING""",
+            {"batch": batch.id, "lo": lo, "hi": hi, "message": INTERNAL_ERROR_ROW})
+        return cursor.rowcount
 
 
 def _ahead(items: Iterator) -> Iterator:
@@ -197,7 +265,8 @@ def _ahead(items: Iterator) -> Iterator:
 def _copy_staged(staged) -> None:
     if not (staged.rows or staged.copy_text):
         return
-    with connection.cursor() as cursor:
+    # psycopg's own copy(): its errors become Django's, as every other statement's do
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         sql = f"COPY {StagedRow._meta.db_table} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
             if staged.copy_text is not None:
@@ -278,29 +347,41 @@ def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
     while batch.merged_through_row < batch.validated_through_row:
         lo = batch.merged_through_row
         hi = min(lo + MERGE_CHUNK_ROWS, batch.validated_through_row)
-        with transaction.atomic():
-            merge_lock()
-            with connection.cursor() as cursor:
-                # every access path here has an index; statistics of tables that grew since the last
-                # ANALYZE must not talk the planner into scanning millions of rows per chunk
-                # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement)
-                cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
-            now = timezone.now()
-            counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
-                                 key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
-            accepted = sum(v for k, v in counts.items() if k != "rejected")
-            values = {name: getattr(batch, name) + counts.get(name, 0) for name in
-                      ("created", "updated", "unchanged", "withdrawn", "pending_subject")}
-            values["accepted"] = batch.accepted + accepted
-            values["rejected"] = batch.rejected + counts["rejected"]
-            moved = Batch.objects.filter(pk=batch.pk, merged_through_row=lo).update(merged_through_row=hi, **values)
-            if moved != 1:
-                raise RuntimeError(f"batch {batch.pk}: merge progress moved under us")
+        try:
+            with transaction.atomic():
+                merge_lock()
+                with connection.cursor() as cursor:
+                    # every access path here has an index; statistics of tables that grew since the last
+                    # ANALYZE must not talk the planner into scanning millions of rows per chunk
+                    # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement)
+                    cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
+                now = timezone.now()
+                counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
+                                     key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
+                values = _merged_through(batch, lo, hi, counts)
+        except DatabaseError as exc:
+            if database_error_is_transient(exc):
+                raise
+            with transaction.atomic():
+                rejected = _rows_fail(batch, stage="merging", lo=lo, hi=hi, exc=exc)
+                values = _merged_through(batch, lo, hi, {"rejected": rejected})
         batch.merged_through_row = hi
         for name, value in values.items():
             setattr(batch, name, value)
         if progress:
             progress(batch)
+
+
+def _merged_through(batch: Batch, lo: int, hi: int, counts: dict[str, int]) -> dict[str, int]:
+    """Move the merge progress and counts by one chunk's outcomes; returns the batch's new counts."""
+    values = {name: getattr(batch, name) + counts.get(name, 0) for name in
+              ("created", "updated", "unchanged", "withdrawn", "pending_subject")}
+    values["accepted"] = batch.accepted + sum(v for k, v in counts.items() if k != "rejected")
+    values["rejected"] = batch.rejected + counts.get("rejected", 0)
+    moved = Batch.objects.filter(pk=batch.pk, merged_through_row=lo).update(merged_through_row=hi, **values)
+    if moved != 1:
+        raise RuntimeError(f"batch {batch.pk}: merge progress moved under us")
+    return values
 
 
 def _finish(*, batch: Batch, **fields) -> None:
@@ -319,6 +400,11 @@ def _finish(*, batch: Batch, **fields) -> None:
 
 def batch_complete(*, batch: Batch) -> None:
     _finish(batch=batch, status=BatchStatus.COMPLETED)
+
+
+# failures on the platform's side, not in what the department sent: such a batch may be pushed again
+STORAGE_ERROR = "storage_error"
+PLATFORM_FAILURES = ("internal_error", STORAGE_ERROR)
 
 
 def batch_fail(*, batch: Batch, code: str, reason: str) -> None:

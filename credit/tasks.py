@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import DatabaseError, connection
 
 from credit import pipeline, services
 
+log = logging.getLogger(__name__)
 
-@shared_task(name="credit.batch_process", acks_late=True)
-def batch_process(batch_id: int) -> None:
-    pipeline.batch_process(batch_id=batch_id)
+
+# a lost database connection: tried again after 2, 4, 8, 16 s; after that the batch stays unfinished and
+# batches_resume (beat) picks it up once the database is back
+BATCH_PROCESS_RETRIES = 4
+
+
+@shared_task(name="credit.batch_process", acks_late=True, bind=True, max_retries=BATCH_PROCESS_RETRIES)
+def batch_process(self, batch_id: int) -> None:
+    try:
+        pipeline.batch_process(batch_id=batch_id)
+    except DatabaseError as exc:  # only transient ones leave the pipeline
+        log.warning("batch %s: database unavailable, try %s of %s", batch_id, self.request.retries + 1,
+                    BATCH_PROCESS_RETRIES + 1)
+        connection.close()  # broken: the retry opens a new one
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
 
 
 @shared_task(name="credit.batches_resume")
