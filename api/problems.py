@@ -8,8 +8,11 @@ the DRF exception handler and the plain-Django handlers below render it as
 from __future__ import annotations
 
 import logging
+import sys
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -17,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://credit.example.org/problems/"
+# how long a client is asked to wait while the database is unreachable (a restart, a failover)
+UNAVAILABLE_RETRY_AFTER = 30
 
 
 class Problem(Exception):
@@ -96,6 +101,8 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait))
         return Response(problem_body(exc.status_code, code, title, detail, **extra), status=exc.status_code,
                         headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    if database_unreachable(exc):
+        return None  # DRF re-raises it; server_error, Django's handler500, answers 503 for every view alike
     logger.exception("unhandled error in API view", exc_info=exc)
     return Response(problem_body(500, "internal_error", "服务器内部错误", "服务器处理请求时出错，请稍后重试。"),
                     status=500, content_type=PROBLEM_CONTENT_TYPE)
@@ -126,7 +133,32 @@ def not_found(request, exception=None):
                         status=404, content_type="text/html; charset=utf-8")
 
 
+def database_unreachable(exc: BaseException | None) -> bool:
+    """A connection-level database failure (refused, lost, the server shutting down or overloaded):
+    the platform is unavailable for a moment, not broken, so it answers 503 with Retry-After."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+_UNAVAILABLE = (503, "service_unavailable", "服务暂时不可用", "平台的数据服务暂时无法访问，请稍后重试。")
+
+
+def service_unavailable(request):
+    """503: a problem document on the API, the public site's page elsewhere; both with Retry-After."""
+    if _wants_problem(request):
+        response = problem_response(*_UNAVAILABLE)
+    else:
+        response = HttpResponse(
+            render_to_string("public/unavailable.html", {"retry_after": UNAVAILABLE_RETRY_AFTER}),
+            status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def server_error(request):
+    # Django calls this while handling the exception (a view's, or a middleware's before any view ran)
+    if database_unreachable(sys.exc_info()[1]):
+        return service_unavailable(request)
     if _wants_problem(request):
         return problem_response(500, "internal_error", "服务器内部错误", "服务器处理请求时出错，请稍后重试。")
     return HttpResponse("<!doctype html><meta charset=utf-8><title>服务器错误</title><h1>服务器暂时无法处理请求，请稍后重试。</h1>",

@@ -7,13 +7,19 @@ every gunicorn worker: `cache.add` starts the window, `cache.incr` is atomic.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 
+log = logging.getLogger(__name__)
+
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# while the cache is down every request would log it: once per this many seconds per process is enough
+CACHE_DOWN_LOG_SECONDS = 60
+_cache_down_logged_at = float("-inf")
 
 
 def limit_parse(value: str | None) -> tuple[int, int] | None:
@@ -46,15 +52,31 @@ def rate_limit_check(request) -> int | None:
     now = time.time()
     window_no = int(now // window)
     key = f"public-rl:{window}:{window_no}:{client_address(request)}"
-    cache.add(key, 0, timeout=window + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this request opens a new window
-        cache.add(key, 1, timeout=window + 1)
-        count = 1
+        count = _count(key, window)
+    except Exception:  # noqa: BLE001 - the cache (Redis) is down: the lookup stays open, unlimited meanwhile
+        _cache_down_log()
+        return None
     if count <= allowed:
         return None
     return max(1, int(window - now % window) + 1)
+
+
+def _count(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: this request opens a new window
+        cache.add(key, 1, timeout=window + 1)
+        return 1
+
+
+def _cache_down_log() -> None:
+    global _cache_down_logged_at
+    now = time.monotonic()
+    if now - _cache_down_logged_at >= CACHE_DOWN_LOG_SECONDS:
+        _cache_down_logged_at = now
+        log.warning("public rate limit not applied: its cache is unreachable", exc_info=True)
 
 
 def rate_limited_page(view):
