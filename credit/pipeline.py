@@ -27,11 +27,12 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from credit.locks import BATCH_RUN_CLASS, merge_lock
+from credit.locks import BATCH_RUN_CLASS, atomic_retrying, merge_lock
 from credit.merge import merge_chunk
 from credit.models import StagedRow
 from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_files import open_batch_file
+from exchange.exchange_log import log_lock
 from exchange.models import Batch, BatchRejection, BatchStatus
 from exchange.receipts import batch_receipt_issue
 from validation.batch import BatchParseError, validate_batch
@@ -385,17 +386,30 @@ def _merged_through(batch: Batch, lo: int, hi: int, counts: dict[str, int]) -> d
 
 
 def _finish(*, batch: Batch, **fields) -> None:
-    with transaction.atomic():
+    def finish() -> None:
+        log_lock()  # the receipt appends to the exchange log: its lock before the batch row (credit/locks.py)
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if not locked.is_finished:
             for name, value in fields.items():
                 setattr(locked, name, value)
             locked.completed_at = timezone.now()
             locked.save(update_fields=[*fields, "completed_at"])
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [batch.pk])
             batch_receipt_issue(batch=locked)
+
+    atomic_retrying(finish, what=f"finishing batch {batch.pk}")
+    # not inside the finishing transaction, which holds the exchange log's lock; a process killed before
+    # this line leaves rows that staged_rows_of_finished_batches_delete removes
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [batch.pk])
     batch.refresh_from_db()
+
+
+def staged_rows_of_finished_batches_delete() -> int:
+    """Staged rows are needed only until their batch finishes."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""DELETE FROM {StagedRow._meta.db_table} st USING {Batch._meta.db_table} b
+                            WHERE st.batch_id = b.id AND b.status IN ('completed', 'failed')""")
+        return cursor.rowcount
 
 
 def batch_complete(*, batch: Batch) -> None:

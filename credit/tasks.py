@@ -33,6 +33,7 @@ def batch_process(self, batch_id: int) -> None:
 def batches_resume(retries_left: int = 0) -> int:
     """Re-enqueue unfinished batches whose run lock is free (their worker died). A killed
     worker's backend may hold its lock a moment longer: look again a few times."""
+    pipeline.staged_rows_of_finished_batches_delete()
     ids = pipeline.batches_unfinished()
     for batch_id in ids:
         batch_process.delay(batch_id)

@@ -3,6 +3,9 @@
 `log_append` must run inside the transaction of the state change it records:
 both commit or neither does. Appends are serialised by a transaction-level
 advisory lock, so indexes have no gaps and each entry chains onto the last.
+That lock comes first in the platform's lock order (credit/locks.py): a
+transaction that will append calls `log_lock()` before it locks or writes
+anything else.
 """
 
 from __future__ import annotations
@@ -32,11 +35,20 @@ def entry_hash(previous_hash: str, canonical: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(previous_hash) + canonical).hexdigest()
 
 
-def log_append(*, kind: str, payload: dict[str, Any], department_code: str = "") -> ExchangeLogEntry:
+def log_lock() -> None:
+    """Take the log's transaction-level lock: first thing in a transaction that will append (credit/locks.py)."""
     if not connection.in_atomic_block:
-        raise RuntimeError("log_append must run inside the transaction of the change it records")
+        raise RuntimeError("the exchange log lock is transaction-level: take it inside a transaction")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def log_append(*, kind: str, payload: dict[str, Any], department_code: str = "") -> ExchangeLogEntry:
+    """Append one entry. The caller has taken `log_lock()` at the start of its transaction; taking it
+    again here is free (advisory locks are re-entrant) and keeps a forgotten call from forking the chain."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("log_append must run inside the transaction of the change it records")
+    log_lock()
     last = ExchangeLogEntry.objects.order_by("-index").values("index", "entry_hash").first()
     index = 0 if last is None else last["index"] + 1
     previous = GENESIS_HASH if last is None else last["entry_hash"]

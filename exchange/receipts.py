@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import connection
 
-from exchange.exchange_log import log_append
+from credit.locks import atomic_retrying
+from exchange.exchange_log import log_append, log_lock
 from exchange.jws import jws_sign
 from exchange.models import Batch
 from exchange.platform_keys import platform_key_current
@@ -36,8 +37,8 @@ def batch_receipt_payload(*, batch: Batch) -> dict:
 def batch_receipt_issue(*, batch: Batch) -> str:
     """Issue (once) and store the receipt of a finished batch; a second call returns the stored one."""
     if not connection.in_atomic_block:
-        with transaction.atomic():
-            return batch_receipt_issue(batch=batch)
+        return atomic_retrying(lambda: batch_receipt_issue(batch=batch), what=f"receipt of batch {batch.pk}")
+    log_lock()  # before the batch row (credit/locks.py); the pipeline's finishing transaction holds it already
     locked = Batch.objects.select_for_update().select_related("department").get(pk=batch.pk)
     if locked.receipt:
         _copy_receipt(locked, batch)

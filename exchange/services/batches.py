@@ -4,6 +4,7 @@ log it, and hand it to the pipeline (credit.pipeline) after commit."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -12,11 +13,14 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from credit.locks import atomic_retrying
 from exchange.batch_files import BatchFileWriter
-from exchange.exchange_log import log_append
+from exchange.exchange_log import log_append, log_lock
 from exchange.models import Batch, Department
 from exchange.services.row_count import RowCounter
 from exchange.signatures.digest import digest_header
+
+log = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
 
@@ -72,7 +76,13 @@ def batch_receive(*, department: Department, category: str, batch_id: str, conte
     if not department.may_write(category):
         raise CategoryNotWritable(f"department {department.code} may not write {category}")
     relative, digest, size = _store(body, is_csv=content_type.lower().startswith("text/csv"))
-    with transaction.atomic():
+    # a resubmission is answered from the committed row, without waiting for the exchange log's lock
+    existing = Batch.objects.filter(department=department, batch_id=batch_id).first()
+    if existing is not None:
+        return _resubmitted(existing, digest=digest, category=category), False
+
+    def record() -> tuple[Batch, bool]:
+        log_lock()  # first, before the batch row: the lock order of credit/locks.py
         try:
             with transaction.atomic():  # the unique constraint decides between concurrent identical posts
                 batch = Batch.objects.create(
@@ -81,21 +91,33 @@ def batch_receive(*, department: Department, category: str, batch_id: str, conte
                 )
         except IntegrityError:
             batch = Batch.objects.get(department=department, batch_id=batch_id)
-            if batch.content_digest != digest or batch.category != category:
-                raise BatchIdConflict(
-                    f"batch_id {batch_id!r} was already used by {department.code} for other content or another category"
-                ) from None
-            return batch, False
+            return _resubmitted(batch, digest=digest, category=category), False
         log_append(kind="batch_submitted", department_code=department.code, payload={
             "batch": batch.id, "batch_id": batch_id, "category": category, "content_digest": digest,
             "size_bytes": size, "content_type": content_type, "source": source,
             "received_at": batch.received_at.isoformat(),
         })
         transaction.on_commit(lambda: batch_enqueue(batch_id=batch.id))
-    return batch, True
+        return batch, True
+
+    return atomic_retrying(record, what=f"intake of batch {department.code}/{batch_id}")
+
+
+def _resubmitted(batch: Batch, *, digest: str, category: str) -> Batch:
+    """The batch this batch_id already names, if the content is the same; else BatchIdConflict."""
+    if batch.content_digest != digest or batch.category != category:
+        raise BatchIdConflict(f"batch_id {batch.batch_id!r} was already used by {batch.department.code} "
+                              "for other content or another category")
+    return batch
 
 
 def batch_enqueue(*, batch_id: int) -> None:
+    """Hand a committed batch to the pipeline. With the broker down the batch is not lost: it is stored
+    and committed, and batches_resume (beat) enqueues it once the broker is back, so this never fails."""
     from credit.tasks import batch_process
 
-    batch_process.delay(batch_id)
+    try:
+        batch_process.delay(batch_id)
+    except Exception:  # noqa: BLE001 - whatever the broker client raises, the department's answer stands
+        log.warning("batch %s not enqueued (broker unreachable); batches_resume will pick it up", batch_id,
+                    exc_info=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from credit.locks import merge_lock
 from credit.models import Objection, ObjectionStatus, Record
-from exchange.exchange_log import log_append
+from exchange.exchange_log import log_append, log_lock
 from exchange.models import Department, DepartmentKey
 from validation.catalog import current_catalog
 
@@ -120,6 +120,7 @@ def department_deactivate(*, code: str, reason: str) -> Outcome:
     are, public where publicity says so, and nobody may change them until they are transferred."""
     if not reason.strip():
         raise ProvisioningError("give the reason for deactivating the department (--reason)")
+    log_lock()  # before the department's row: the lock order of credit/locks.py
     department = Department.objects.select_for_update().filter(code=code).first()
     if department is None:
         raise ProvisioningError(f"no department {code!r}")
@@ -153,6 +154,7 @@ def records_transfer(*, from_code: str, to_code: str, category: str | None = Non
         raise ProvisioningError(f"department {to_code} is deactivated; transfer to an active department")
     if category is not None:
         check_categories([category])
+    log_lock()  # the lock order of credit/locks.py: the exchange log's, then the merge lock
     merge_lock()  # a merge decides ownership under this lock: no chunk sees half a transfer
     records = Record.objects.filter(department=source)
     if category is not None:

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from credit.models import Objection, ObjectionStatus
-from exchange.exchange_log import log_append
+from exchange.exchange_log import log_append, log_lock
 from exchange.models import Department
 
 
@@ -51,6 +51,7 @@ def objection_resource(objection: Objection) -> dict:
 @transaction.atomic
 def objection_decide(*, department: Department, objection_id: int, decision: str, reason: str) -> Objection:
     """Close an open objection as corrected or upheld; the decision enters the exchange log with it."""
+    log_lock()  # before the objection's row: the lock order of credit/locks.py
     objection = (objections_for_department(department=department).select_for_update(of=("self",))
                  .filter(id=objection_id).first())
     if objection is None:
