@@ -27,7 +27,7 @@ from validation.catalog import SUBJECT_KEY, Catalog, Category, FieldDef
 from validation.expectations import Failure, suite_runner
 from validation.field_rules import check_resident_id
 from validation.normalise import Normaliser, NormColumn, object_array, shown
-from validation.parsing import BatchParseError, RawBlock, Rejection, open_source
+from validation.parsing import BatchParseError, RawBlock, Rejection, open_source, rows_within
 
 __all__ = [
     "BatchParseError",
@@ -86,7 +86,9 @@ def validate_batch(
     chunk_rows: int = 20000,
     start_after_row: int = 0,
     today: dt.date | None = None,
+    max_rows: int | None = None,
 ) -> Iterator[ValidatedChunk]:
+    """`max_rows`: a batch with more rows fails (BatchParseError too_many_rows) when parsing reaches them."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be positive")
     catalog, cat = _category(catalog, category)
@@ -94,7 +96,7 @@ def validate_batch(
     source = open_source(stream, cat, content_type)
     checker = ChunkChecker(catalog, cat, today)
     block_rows = chunk_rows * max(1, -(-GE_BLOCK_ROWS // chunk_rows))
-    blocks = source.blocks(block_rows, start_after_row)
+    blocks = rows_within(source.blocks(block_rows, start_after_row), max_rows)
     while True:
         with gc_paused():  # not while the caller holds the generator's chunks
             block = next(blocks, None)

@@ -34,6 +34,7 @@ from validation.field_rules import check_org_code, check_registration_no, check_
 _BAD_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_ANYWHERE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_BOM = "\ufeff"  # also ZERO WIDTH NO-BREAK SPACE; removed from every value
 _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SPACES = re.compile(r"\s+")
 _LIST_SEP = re.compile("[;；]")
@@ -257,7 +258,7 @@ class Normaliser:
 
     # -- text pass ---------------------------------------------------------
     def clean_text(self, fd: FieldDef, raw: list) -> tuple[list, dict[int, tuple[str, str]]]:
-        """Trim, NFC, refuse control characters / undecodable bytes; '' → None."""
+        """Trim, drop U+FEFF, NFC, refuse control characters / undecodable bytes; '' → None."""
         problems: dict[int, tuple[str, str]] = {}
         free = fd.type in FREE_TEXT_TYPES
         bad = _BAD_IN_TEXT if free else _BAD_ANYWHERE
@@ -270,6 +271,10 @@ class Normaliser:
             if "" in values:
                 values = [v or None for v in values]
         joined = "\n".join(present)
+        if _BOM in joined:  # a byte-order mark copied into a row: invisible, never meant as data
+            values = [v.replace(_BOM, "").strip() or None if v else v for v in values]
+            present = [v for v in values if v]
+            joined = "\n".join(present)
         if bad.search(joined if free else "".join(present)):
             for i, v in enumerate(values):
                 if v is None:

@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 from validation.batch import ChunkChecker, ValidatedChunk, ValidRow, _category, gc_paused
 from validation.catalog import Catalog, Category
-from validation.parsing import RawBlock, Rejection
+from validation.parsing import RawBlock, Rejection, rows_within
 from validation.slicing import RawSlice, SliceFormat, batch_slices, slice_parse
 
 __all__ = ["validation_workers", "validate_batch_in_workers"]
@@ -58,6 +58,7 @@ def validate_batch_in_workers(
     today: dt.date | None = None,
     workers: int = 2,
     then: Callable[[ValidatedChunk], object] | None = None,
+    max_rows: int | None = None,
 ) -> Iterator:
     """Like `validate_batch`, with the checking in `workers` processes; yields `then(chunk)`
     (or the chunk itself) for every chunk, in order."""
@@ -70,6 +71,7 @@ def validate_batch_in_workers(
     job_rows = chunk_rows * max(1, -(-JOB_ROWS // chunk_rows))
     slice_rows = _slice_rows(chunk_rows)
     fmt, slices = batch_slices(stream, cat, content_type, slice_rows, start_after_row)
+    slices = rows_within(slices, max_rows)
     checker = ChunkChecker(catalog, cat, today)  # builds the suite once, before the fork
     state = (checker, then, chunk_rows, fmt)
     jobs = _jobs(slices, job_rows)

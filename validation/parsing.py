@@ -110,8 +110,8 @@ def _byte_pieces(stream: BinaryIO, encoding: str) -> Iterator[Iterable[str]]:
         if not piece:
             if skipping:
                 yield (_OVERLONG,)
-            elif pending:
-                yield (pending.decode(encoding, "surrogateescape"),)
+            elif pending:  # split at CR too, like every other piece
+                yield io.StringIO(pending.decode(encoding, "surrogateescape"), newline="")
             return
         cut = piece.rfind(b"\n")
         if skipping:
@@ -178,8 +178,12 @@ class CsvSource:
         header = self._first_record()
         if header is None:
             raise BatchParseError("empty_file", "文件为空，没有表头和数据")
+        if header[0].startswith(_OVERLONG):
+            raise BatchParseError(
+                "header_too_long", f"表头行超过{MAX_LINE_BYTES // 1024} KiB 的上限，未读取；请检查表头或换行符"
+            )
         header = [h.lstrip("\ufeff").strip() for h in header]
-        if any(_bad_header(h) or h == _OVERLONG for h in header):
+        if any(_bad_header(h) for h in header):
             raise BatchParseError(
                 "undecodable", f"表头无法按声明的编码（{encoding}）解读，请检查文件编码或文件是否损坏"
             )
@@ -295,14 +299,25 @@ def resolve_header(category: Category, header: list[str]) -> list[str]:
         names.append(fd.name)
     if unknown:
         raise BatchParseError(
-            "unknown_columns", f"表头含有目录“{category.label}”中没有的列：{'、'.join(unknown)}"
+            "unknown_columns", f"表头含有目录“{category.label}”中没有的列：{named(unknown)}"
         )
     if dup:
-        raise BatchParseError("duplicate_columns", f"表头中以下列重复出现：{'、'.join(dup)}")
+        raise BatchParseError("duplicate_columns", f"表头中以下列重复出现：{named(dup)}")
     missing = [f.label for f in category.required_fields if f.name not in seen]
     if missing:
-        raise BatchParseError("missing_columns", f"表头缺少必填列：{'、'.join(missing)}")
+        raise BatchParseError("missing_columns", f"表头缺少必填列：{named(missing)}")
     return names
+
+
+NAMED_AT_MOST = 10  # names a reason lists; a 10,000-column header would make a 100 KB reason
+NAME_CHARS = 40
+
+
+def named(names: Sequence[object]) -> str:
+    """The first few names, each cut short, and how many more there are: a reason stays readable."""
+    shown = [n if len(n) <= NAME_CHARS else n[: NAME_CHARS - 1] + "…" for n in map(str, names[:NAMED_AT_MOST])]
+    more = len(names) - len(shown)
+    return "、".join(shown) + (f"等，另有{more}项未列出" if more > 0 else "")
 
 
 def _json_cell(value: object, is_list: bool) -> tuple[str | None, bool]:
@@ -374,10 +389,15 @@ class NdjsonSource:
         if _bad_header(line):
             reject("invalid_encoding", f"第{row}行不是有效的 UTF-8 文本")
             return None
+        if line[0] == "\ufeff":  # a BOM copied in with the line: not part of the JSON
+            line = line[1:]
         try:
             obj = _NDJSON_DECODER.decode(line)
         except ValueError:
             reject("malformed_row", f"第{row}行不是完整有效的 JSON（可能被截断）")
+            return None
+        except RecursionError:
+            reject("malformed_row", f"第{row}行的 JSON 嵌套层数过深，无法读取（字段值应为文本、数字或文本列表）")
             return None
         if not isinstance(obj, dict):
             reject("malformed_row", f"第{row}行应为 JSON 对象，实为{type(obj).__name__}")
@@ -391,7 +411,7 @@ class NdjsonSource:
                 else:
                     mapped[fd.name] = v
             if unknown:
-                reject("unknown_field", f"第{row}行含有目录中没有的字段：{'、'.join(unknown)}")
+                reject("unknown_field", f"第{row}行含有目录中没有的字段：{named(unknown)}")
                 return None
             obj = mapped
         out = {}
@@ -411,6 +431,15 @@ class NdjsonSource:
             if name in present:
                 block.columns[name] = [o.get(name) for o in objs]
         return block
+
+
+def rows_within(pieces: Iterator[RawBlock], max_rows: int | None) -> Iterator[RawBlock]:
+    """Parsed pieces (blocks or slices, in row order) as they come, until a row past `max_rows`: the
+    platform's row limit holds for the rows the parser finds, however the intake counted them."""
+    for piece in pieces:
+        if max_rows is not None and piece.last_row > max_rows:
+            raise BatchParseError("too_many_rows", f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送")
+        yield piece
 
 
 def open_source(stream: BinaryIO, category: Category, content_type: str) -> CsvSource | NdjsonSource:
