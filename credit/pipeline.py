@@ -119,7 +119,7 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
         except OSError:
             log.exception("batch %s: its stored file could not be read", batch_id)
-            batch_fail(batch=batch, code=STORAGE_ERROR, reason="平台暂时无法读取该批次的文件，请稍后以同一 batch_id 重新报送")
+            batch_fail(batch=batch, code="storage_error", reason="平台暂时无法读取该批次的文件，请稍后以同一 batch_id 重新报送")
         except Exception as exc:
             if isinstance(exc, DatabaseError) and database_error_is_transient(exc):
                 raise  # the task retries a few times; then the batch waits, unfinished, for batches_resume
@@ -414,11 +414,6 @@ def staged_rows_of_finished_batches_delete() -> int:
 
 def batch_complete(*, batch: Batch) -> None:
     _finish(batch=batch, status=BatchStatus.COMPLETED)
-
-
-# failures on the platform's side, not in what the department sent: such a batch may be pushed again
-STORAGE_ERROR = "storage_error"
-PLATFORM_FAILURES = ("internal_error", STORAGE_ERROR)
 
 
 def batch_fail(*, batch: Batch, code: str, reason: str) -> None:

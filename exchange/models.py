@@ -60,6 +60,11 @@ class BatchStatus(models.TextChoices):
     FAILED = "failed"
 
 
+# Why a batch failed on the platform's side, not for what the department sent: such a batch may be
+# pushed again under its batch_id, which starts it again (exchange.services.batches.batch_restart)
+PLATFORM_FAILURE_CODES = ("internal_error", "storage_error")
+
+
 class Batch(models.Model):
     """A department's batch file: kept as received (bytes and digest), then validated and merged."""
 

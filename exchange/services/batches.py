@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from credit.locks import atomic_retrying
 from exchange.batch_files import BatchFileWriter
 from exchange.exchange_log import log_append, log_lock
-from exchange.models import Batch, Department
+from exchange.models import PLATFORM_FAILURE_CODES, Batch, BatchRejection, BatchStatus, Department
 from exchange.services.row_count import RowCounter
 from exchange.signatures.digest import digest_header
 
@@ -72,14 +72,18 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
 
 def batch_receive(*, department: Department, category: str, batch_id: str, content_type: str, body: BinaryIO,
                   source: str = "api") -> tuple[Batch, bool]:
-    """Keep the batch and record it once. Same batch_id + same digest → (existing, False)."""
+    """Keep the batch and record it once. Same batch_id + same digest → (existing, False), or, when the
+    existing batch failed on the platform's side, (that batch started again, True)."""
     if not department.may_write(category):
         raise CategoryNotWritable(f"department {department.code} may not write {category}")
     relative, digest, size = _store(body, is_csv=content_type.lower().startswith("text/csv"))
     # a resubmission is answered from the committed row, without waiting for the exchange log's lock
     existing = Batch.objects.filter(department=department, batch_id=batch_id).first()
     if existing is not None:
-        return _resubmitted(existing, digest=digest, category=category), False
+        existing = _resubmitted(existing, digest=digest, category=category)
+        if existing.failure_code in PLATFORM_FAILURE_CODES:
+            return batch_restart(batch=existing)
+        return existing, False
 
     def record() -> tuple[Batch, bool]:
         log_lock()  # first, before the batch row: the lock order of credit/locks.py
@@ -109,6 +113,37 @@ def _resubmitted(batch: Batch, *, digest: str, category: str) -> Batch:
         raise BatchIdConflict(f"batch_id {batch.batch_id!r} was already used by {batch.department.code} "
                               "for other content or another category")
     return batch
+
+
+def batch_restart(*, batch: Batch) -> tuple[Batch, bool]:
+    """Start again a batch that failed on the platform's side (PLATFORM_FAILURE_CODES), in one transaction:
+    progress, counts, rejections and staged rows reset, a `batch_restarted` log entry (the earlier receipt
+    stays valid where the log holds it), enqueued after commit. (batch, False) if it is no longer such a
+    batch (a concurrent re-push restarted it first)."""
+    from credit.models import StagedRow
+
+    def restart() -> tuple[Batch, bool]:
+        log_lock()  # before the batch row: the lock order of credit/locks.py
+        locked = Batch.objects.select_for_update().select_related("department").get(pk=batch.pk)
+        if locked.status != BatchStatus.FAILED or locked.failure_code not in PLATFORM_FAILURE_CODES:
+            return locked, False
+        log_append(kind="batch_restarted", department_code=locked.department.code, payload={
+            "batch": locked.id, "batch_id": locked.batch_id, "content_digest": locked.content_digest,
+            "failure_code": locked.failure_code, "failed_receipt_log_index": locked.log_index,
+        })
+        BatchRejection.objects.filter(batch=locked).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [locked.id])
+        fresh = Batch(status=BatchStatus.RECEIVED)  # the defaults of every progress field
+        fields = ["status", "failure_code", "failure_reason", *Batch.COUNT_FIELDS, "validated_through_row",
+                  "merged_through_row", "receipt", "log_index", "log_head", "started_at", "completed_at"]
+        for name in fields:
+            setattr(locked, name, getattr(fresh, name))
+        locked.save(update_fields=fields)
+        transaction.on_commit(lambda: batch_enqueue(batch_id=locked.id))
+        return locked, True
+
+    return atomic_retrying(restart, what=f"restart of batch {batch.pk}")
 
 
 def batch_enqueue(*, batch_id: int) -> None:
