@@ -14,6 +14,8 @@ from functools import lru_cache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
+from validation.field_rules import id_shown_ends
+
 _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "[", "】": "]", "〔": "[", "〕": "]"})
 _SPACES = re.compile(r"\s+")
 
@@ -40,10 +42,10 @@ def id_number_index(value: str) -> str:
 
 
 def id_number_mask(value: str) -> str:
-    """First 4 + '*' for each hidden character + last 4, e.g. 4301**********123X."""
-    if len(value) <= 8:
-        return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    """The shown ends (validation's `id_shown_ends`) with '*' for each hidden character, e.g.
+    4301**********123X; a shorter number shows at most a third of its characters."""
+    front, back = id_shown_ends(len(value))
+    return value[:front] + "*" * (len(value) - front - back) + value[len(value) - back:]
 
 
 def code_normalise(value: str) -> str:

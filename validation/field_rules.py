@@ -102,8 +102,18 @@ def check_registration_no(code: str) -> Problem:
     return None
 
 
+def id_shown_ends(length: int) -> tuple[int, int]:
+    """How many leading and trailing characters of an ID number a mask shows: 4 and 4 of an
+    18-character resident ID; of a shorter one at most a third (9 characters: 2 and 1; up to 8: none)."""
+    if length >= 18:
+        return 4, 4
+    if length <= 8:
+        return 0, 0
+    shown = length // 3
+    return shown - shown // 2, shown // 2
+
+
 def mask_id(value: str) -> str:
-    """Never echo a full ID number: first 4 + **** + last 4."""
-    if len(value) <= 8:
-        return "****"
-    return f"{value[:4]}****{value[-4:]}"
+    """Never echo a full ID number: its shown ends (`id_shown_ends`) around ****."""
+    front, back = id_shown_ends(len(value))
+    return f"{value[:front]}****{value[len(value) - back:]}"
