@@ -3,9 +3,13 @@ Redis broker under `var/`, started on demand when DATABASE_URL /
 CELERY_BROKER_URL are not set.
 
 PostgreSQL refuses to run as root, so when we are root the cluster runs as the
-unprivileged `postgres` user that Debian's package creates. Both listen on unix
-sockets under `var/` only: nothing is exposed on the network, and two
-checkouts on one machine never collide on a port.
+unprivileged `postgres` user that Debian's package creates, in a folder of that
+user's home named after a hash of this checkout's `var/` (`var/pg` points there),
+so that no folder above the checkout has to be opened for it. It listens on a unix
+socket in a directory only its owner (and root) can enter, with no TCP listener,
+and every role logs in with a password (scram-sha-256) kept in `var/secrets.env`;
+only the cluster's own OS user logs in as the superuser (peer). Redis listens on a
+unix socket under `var/` only. Two checkouts on one machine never collide.
 
 Usage: python -m config.embedded start|stop|status|reset|env
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import pwd
 import re
@@ -23,10 +28,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("CREDIT_VAR_DIR", ROOT / "var"))
-PG_DIR = VAR / "pg"
+PG_LINK = VAR / "pg"  # the cluster itself when we are not root, else a symlink to it
+# As root, the cluster lives where its OS user can reach it without anyone's home being opened: in that
+# user's home (Debian's postgres package makes it), one folder per checkout (a hash of its var/ path).
+PG_DIR = (Path("/var/lib/postgresql") / f"credit-{hashlib.sha256(str(VAR.resolve()).encode()).hexdigest()[:12]}"
+          if os.geteuid() == 0 else PG_LINK)
 PG_DATA = PG_DIR / "data"
 PG_RUN = PG_DIR / "run"
 PG_LOG = PG_DIR / "postgres.log"
@@ -38,8 +48,10 @@ DB_USER = "credit"
 PG_USER = "postgres"  # the unprivileged OS user that owns the cluster when we are root
 
 PG_SETTINGS = {
-    "listen_addresses": "''",
+    "listen_addresses": "''",  # no TCP: the unix socket only
     "unix_socket_directories": None,  # filled with PG_RUN
+    "unix_socket_permissions": "0700",  # and its directory is 0700 too: only the cluster's OS user (and root)
+    "password_encryption": "'scram-sha-256'",
     "max_connections": "200",
     "shared_buffers": "'2GB'",  # keeps the public lookup's tables and indexes cached (24 GiB machines)
     # autoprewarm: the buffer cache's list of pages is saved every 5 minutes and at shutdown, and read back
@@ -58,8 +70,14 @@ def log(message: str) -> None:
     print(f"[embedded] {message}", file=sys.stderr, flush=True)
 
 
-def database_url() -> str:
-    return f"postgresql://{DB_USER}@/{DB_NAME}?host={PG_RUN}"
+def database_url(name: str = DB_NAME) -> str:
+    """The embedded cluster's database `name` as the platform's role, password included."""
+    return f"postgresql://{DB_USER}:{quote(ensure_secrets()['EMBEDDED_DB_PASSWORD'], safe='')}@/{name}?host={PG_RUN}"
+
+
+def public_password() -> str:
+    """The public site's role's password on the embedded cluster."""
+    return ensure_secrets()["EMBEDDED_PUBLIC_DB_PASSWORD"]
 
 
 def broker_url() -> str:
@@ -103,28 +121,64 @@ def _as_pg_user(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, **kwargs)
 
 
-def _ensure_pg_user_can_reach(path: Path) -> None:
-    """The cluster's OS user must traverse every parent of var/ (execute bit only)."""
-    if os.geteuid() != 0:
+def _pg_os_user() -> str:
+    return PG_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _private_dir(path: Path) -> None:
+    """A folder only the cluster's OS user may enter (root still can)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(path, PG_USER, PG_USER)
+    os.chmod(path, 0o700)
+
+
+def _pg_ctl_stop(data: Path) -> None:
+    _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                check=False, capture_output=True)
+
+
+def _move_legacy_cluster() -> None:
+    """A cluster made by earlier versions lives in var/pg itself (reached through parents opened with o+x) and
+    trusts every local user: stop it and move it, data and log, to PG_DIR; PG_LINK then points there. Its
+    authentication is rewritten with every start (_write_pg_settings). A move cut short is taken up again."""
+    if PG_LINK == PG_DIR or PG_LINK.is_symlink():
         return
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            os.chmod(parent, mode | 0o001)
+    legacy = PG_LINK / "data"
+    if (legacy / "PG_VERSION").exists():
+        if (PG_DATA / "PG_VERSION").exists():
+            raise SystemExit(f"Two clusters for this checkout: {legacy} and {PG_DATA}; keep one, delete the other.")
+        log(f"moving the PostgreSQL cluster from {legacy} to {PG_DATA}")
+        _pg_ctl_stop(legacy)
+        if _pg_running(legacy):
+            raise SystemExit(f"The PostgreSQL cluster in {legacy} did not stop; stop it, then start again.")
+        _private_dir(PG_DIR)
+        # mv keeps the files' owner and modes, also across file systems
+        subprocess.run(["mv", str(legacy), str(PG_DATA)], check=True)
+        if (PG_LINK / "postgres.log").exists():
+            subprocess.run(["mv", str(PG_LINK / "postgres.log"), str(PG_LOG)], check=True)
+    if PG_LINK.exists():
+        shutil.rmtree(PG_LINK)  # what is left: the old socket directory
+    PG_LINK.parent.mkdir(parents=True, exist_ok=True)
+    PG_LINK.symlink_to(PG_DIR)
 
 
-def _pg_running() -> bool:
-    if not (PG_DATA / "postmaster.pid").exists():
+def _pg_running(data: Path = PG_DATA) -> bool:
+    if not (data / "postmaster.pid").exists():
         return False
-    result = _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(PG_DATA), "status"], capture_output=True)
+    result = _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(data), "status"], capture_output=True)
     return result.returncode == 0
 
 
-def _psql(sql: str, db: str = "postgres") -> str:
+def _psql(sql: str, db: str = "postgres", *, stdin: bool = False) -> str:
+    """Run `sql` as the cluster's superuser; with `stdin`, as a script fed on stdin, which other users cannot
+    see (a command line they can)."""
     result = _as_pg_user(
-        [str(pg_bindir() / "psql"), "-h", str(PG_RUN), "-U", PG_USER, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        [str(pg_bindir() / "psql"), "-h", str(PG_RUN), "-U", PG_USER, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1",
+         *(["-f", "-"] if stdin else ["-c", sql])],
         capture_output=True,
         text=True,
+        input=sql if stdin else None,
     )
     if result.returncode != 0:
         raise RuntimeError(f"psql failed: {result.stderr.strip()}")
@@ -138,36 +192,29 @@ def ensure_postgres() -> None:
             pwd.getpwnam(PG_USER)
         except KeyError:
             _apt_install("postgresql")
+    if not _pg_running():
+        _move_legacy_cluster()
     if not (PG_DATA / "PG_VERSION").exists():
         log(f"creating the PostgreSQL cluster in {PG_DATA}")
-        PG_DIR.mkdir(parents=True, exist_ok=True)
-        PG_RUN.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(PG_DIR, PG_USER)
-            shutil.chown(PG_RUN, PG_USER)
-        _ensure_pg_user_can_reach(PG_DIR)
-        # C.UTF-8: pg_trgm extracts CJK trigrams only under a UTF-8 locale.
+        _private_dir(PG_DIR)
+        # C.UTF-8: pg_trgm extracts CJK trigrams only under a UTF-8 locale. Authentication: _write_pg_settings.
         _as_pg_user(
-            [str(bindir / "initdb"), "-D", str(PG_DATA), "-U", PG_USER, "--auth=trust",
+            [str(bindir / "initdb"), "-D", str(PG_DATA), "-U", PG_USER, "--auth-local=peer", "--auth-host=reject",
              "--encoding=UTF8", "--locale=C.UTF-8"],
             check=True, capture_output=True,
         )
     if not _pg_running():
         _write_pg_settings()  # before every start: a changed PG_SETTINGS reaches existing clusters too
         log("starting PostgreSQL")
-        _ensure_pg_user_can_reach(PG_DIR)
-        PG_RUN.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(PG_RUN, PG_USER)
-            if PG_LOG.exists():
-                shutil.chown(PG_LOG, PG_USER)
+        _private_dir(PG_DIR)
+        _private_dir(PG_RUN)
+        if os.geteuid() == 0 and PG_LOG.exists():
+            shutil.chown(PG_LOG, PG_USER)
         _as_pg_user(
             [str(bindir / "pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_LOG), "-w", "-t", "60", "start"],
             check=True, capture_output=True,
         )
-    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'") != "1":
-        _psql(f"CREATE ROLE {DB_USER} LOGIN CREATEDB CREATEROLE")
-    _public_role_ensure()
+    _roles_ensure()
     if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
         _psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
@@ -181,14 +228,24 @@ def public_role(name: str | None = None) -> str:
     return role
 
 
-def _public_role_ensure() -> None:
-    """The public site's role (public/migrations/0002 grants it what it may do), with no table statistics
-    from its sessions: those would count rows its functions read before their filters. Only a superuser
-    may set that, and this is the one place that runs as one."""
-    role = public_role()
-    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") != "1":
-        _psql(f"CREATE ROLE {role} LOGIN")
-    _psql(f"ALTER ROLE {role} SET track_counts = off")
+def _roles_ensure() -> None:
+    """The platform's role and the public site's role (public/migrations/0002 grants it what it may do), each
+    with its password from var/secrets.env (set here, so that migrations carry no secrets), the public one
+    with no table statistics from its sessions: those would count rows its functions read before their
+    filters. Only a superuser may set that, and this is the one place that runs as one."""
+    role, passwords = public_role(), ensure_secrets()
+
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    _psql(stdin=True, sql=f"""
+        SELECT 'CREATE ROLE {DB_USER} LOGIN CREATEDB CREATEROLE'
+         WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}') \\gexec
+        SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') \\gexec
+        ALTER ROLE {DB_USER} PASSWORD {literal(passwords["EMBEDDED_DB_PASSWORD"])};
+        ALTER ROLE {role} PASSWORD {literal(passwords["EMBEDDED_PUBLIC_DB_PASSWORD"])};
+        ALTER ROLE {role} SET track_counts = off;
+    """)
 
 
 def _write_pg_settings() -> None:
@@ -198,6 +255,13 @@ def _write_pg_settings() -> None:
     lines = ["# Written by config/embedded.py from PG_SETTINGS before each start; edit PG_SETTINGS instead."]
     lines += [f"{key} = {value}" for key, value in settings.items()]
     (PG_DATA / "postgresql.auto.conf").write_text("\n".join(lines) + "\n")  # keeps its owner (postgres)
+    # Only the cluster's OS user is the superuser (peer); every role logs in with its password; no TCP at all.
+    (PG_DATA / "pg_ident.conf").write_text(f"# Written by config/embedded.py before each start.\n"
+                                           f"embedded {_pg_os_user()} {PG_USER}\n")
+    (PG_DATA / "pg_hba.conf").write_text("# Written by config/embedded.py before each start.\n"
+                                         f"local all {PG_USER} peer map=embedded\n"
+                                         f"local replication {PG_USER} peer map=embedded\n"  # pg_basebackup
+                                         "local all all scram-sha-256\n")
 
 
 def redis_server_binary() -> str:
@@ -244,26 +308,47 @@ def ensure_redis() -> None:
     raise RuntimeError(f"Redis did not start; see {REDIS_DIR / 'redis.log'}")
 
 
+SECRETS = {
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "FIELD_ENCRYPTION_KEY": lambda: secrets.token_hex(32),
+    "BLIND_INDEX_KEY": lambda: secrets.token_hex(32),
+    "DEMO_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(12),
+    "EMBEDDED_DB_PASSWORD": lambda: secrets.token_hex(24),
+    "EMBEDDED_PUBLIC_DB_PASSWORD": lambda: secrets.token_hex(24),
+}
+
+
+def _read_secrets() -> dict[str, str]:
+    with contextlib.suppress(FileNotFoundError):
+        return dict(line.split("=", 1) for line in SECRETS_FILE.read_text().splitlines() if "=" in line)
+    return {}
+
+
 def ensure_secrets() -> dict[str, str]:
-    """Development secrets, made once per checkout and kept in var/secrets.env."""
+    """Development secrets, made once per checkout and kept in var/secrets.env.
+
+    Processes that start together must all get the same keys (data encrypted under a key another process
+    threw away is lost): whoever adds missing values does so under a lock, re-reading the file first, and
+    replaces the file in one rename with a new one made 0600 with O_EXCL, so that a reader without the lock
+    sees the old file or the new one, never a part, and no other user ever could read it."""
+    values = _read_secrets()
+    if all(key in values for key in SECRETS):
+        return values
     VAR.mkdir(parents=True, exist_ok=True)
-    values: dict[str, str] = {}
-    if SECRETS_FILE.exists():
-        for line in SECRETS_FILE.read_text().splitlines():
-            if "=" in line:
-                key, value = line.split("=", 1)
-                values[key] = value
-    wanted = {
-        "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": lambda: secrets.token_hex(32),
-        "BLIND_INDEX_KEY": lambda: secrets.token_hex(32),
-        "DEMO_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(12),
-    }
-    missing = {k: make() for k, make in wanted.items() if k not in values}
-    if missing:
-        values.update(missing)
-        SECRETS_FILE.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        os.chmod(SECRETS_FILE, 0o600)
+    with open(VAR / ".secrets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        values = _read_secrets()
+        missing = {key: make() for key, make in SECRETS.items() if key not in values}
+        if missing:
+            values.update(missing)
+            new = SECRETS_FILE.with_name(f".{SECRETS_FILE.name}.{os.getpid()}")
+            new.unlink(missing_ok=True)  # left by a process of this pid that died while writing
+            fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("".join(f"{k}={v}\n" for k, v in values.items()))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(new, SECRETS_FILE)
     return values
 
 
@@ -283,15 +368,16 @@ def stop() -> None:
                 os.kill(int((REDIS_DIR / "redis.pid").read_text().strip()), 15)
             log("Redis stopped")
         if (PG_DATA / "PG_VERSION").exists() and _pg_running():
-            _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(PG_DATA), "-m", "fast", "-w", "stop"],
-                        check=False, capture_output=True)
+            _pg_ctl_stop(PG_DATA)
             log("PostgreSQL stopped")
 
 
 def reset() -> None:
     """Stop the embedded services and delete all their data (demo data is reloaded by `make run`)."""
     stop()
-    for path in (PG_DIR, REDIS_DIR, VAR / "batches"):
+    if PG_LINK.is_symlink():
+        PG_LINK.unlink()
+    for path in (PG_DIR, PG_LINK, REDIS_DIR, VAR / "batches"):
         shutil.rmtree(path, ignore_errors=True)
     log("embedded data deleted")
 

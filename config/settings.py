@@ -84,7 +84,10 @@ PUBLIC_DATABASE_ROLE = env("PUBLIC_DATABASE_ROLE", "credit_public")  # checked w
 if env("PUBLIC_DATABASE_URL"):
     DATABASES["public"] = database_from_url(env("PUBLIC_DATABASE_URL"))
 else:
-    DATABASES["public"] = {**DATABASES["default"], "USER": PUBLIC_DATABASE_ROLE, "PASSWORD": ""}
+    # on the embedded cluster, the role's password is the checkout's (var/secrets.env, set by config/embedded.py)
+    on_embedded = DATABASES["default"]["HOST"] == str(embedded.PG_RUN)
+    DATABASES["public"] = {**DATABASES["default"], "USER": PUBLIC_DATABASE_ROLE,
+                           "PASSWORD": embedded.public_password() if on_embedded else ""}
 DATABASES["public"].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True,
                            TEST={"MIRROR": "default"})  # tests/public/conftest.py reconnects it as the role
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -122,6 +125,8 @@ CACHES = {
 # --- Storage and keys -----------------------------------------------------------
 BATCH_STORAGE_DIR = Path(env("BATCH_STORAGE_DIR", str(VAR_DIR / "batches")))
 PLATFORM_SIGNING_KEY_DIR = Path(env("PLATFORM_SIGNING_KEY_DIR", str(VAR_DIR / "keys")))
+# The demo departments' key pairs (manage.py load_demo), made per checkout: exchange/demo_keys.py
+DEMO_KEY_DIR = Path(env("DEMO_KEY_DIR", str(VAR_DIR / "demo-keys")))
 FIELD_ENCRYPTION_KEY = secret("FIELD_ENCRYPTION_KEY")  # hex, 32 bytes: AES-GCM for ID numbers
 BLIND_INDEX_KEY = secret("BLIND_INDEX_KEY")  # hex, 32 bytes: HMAC-SHA256 blind index of ID numbers
 

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -30,9 +31,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 def subprocess_database_url(db: dict) -> str:
     """A DATABASE_URL for processes the tests start (worker, web server) that reaches the test database."""
-    host = db["HOST"]
-    return f"postgresql://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/") else (
-        f"postgresql://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+    host, user, password = db["HOST"], quote(db["USER"], safe=""), quote(db["PASSWORD"] or "", safe="")
+    return f"postgresql://{user}:{password}@/{db['NAME']}?host={quote(host)}" if host.startswith("/") else (
+        f"postgresql://{user}:{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
 
 
 @pytest.fixture(scope="session")

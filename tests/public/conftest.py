@@ -19,7 +19,8 @@ def public_alias_as_role(django_db_setup):
     from django.db import connections
 
     default = connections["default"].settings_dict
-    overrides = {"NAME": default["NAME"], "USER": settings.PUBLIC_DATABASE_ROLE, "PASSWORD": ""}
+    overrides = {"NAME": default["NAME"], "USER": settings.PUBLIC_DATABASE_ROLE,
+                 "PASSWORD": settings.DATABASES["public"]["PASSWORD"]}
     connections.settings["public"].update(overrides)
     connection = connections["public"]
     connection.close()
