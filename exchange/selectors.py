@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.models import Batch
+from exchange.models import Batch, Department
 
 
 def batch_resource(batch: Batch) -> dict[str, Any]:
@@ -21,3 +21,8 @@ def batch_resource(batch: Batch) -> dict[str, Any]:
         "rejections_url": f"{base}/rejections",
         "receipt_url": f"{base}/receipt",
     }
+
+
+def exchange_is_empty() -> bool:
+    """No department and no batch yet: a platform the demo data may be loaded into."""
+    return not Department.objects.exists() and not Batch.objects.exists()

@@ -1,18 +1,17 @@
-"""Exchange fixtures: the demo departments with their demo keys, a throwaway platform key dir."""
+"""Exchange fixtures: the demo departments with their demo keys (exchange/demo_keys.py), a throwaway platform
+key dir."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-ROOT = Path(__file__).resolve().parents[2]
-KEYS = ROOT / "fixtures" / "keys"
+from exchange.demo_keys import demo_key_files
 
 
 def demo_private_key(keyid: str):
-    return serialization.load_pem_private_key((KEYS / f"{keyid}.pem").read_bytes(), password=None)
+    private, _public = demo_key_files(keyid)
+    return serialization.load_pem_private_key(private.read_bytes(), password=None)
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +25,8 @@ def _department(code, name, write, read, keyid):
     from exchange.services.departments import department_key_add, department_register
 
     department = department_register(code=code, name=name, write=write, read=read).obj
-    department_key_add(department_code=code, keyid=keyid, public_key_pem=(KEYS / f"{keyid}.pub.pem").read_bytes())
+    _private, public = demo_key_files(keyid)
+    department_key_add(department_code=code, keyid=keyid, public_key_pem=public.read_bytes())
     return department
 
 

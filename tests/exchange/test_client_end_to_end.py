@@ -11,9 +11,9 @@ import json
 import pytest
 
 from exchange.client.cli import main as credit_exchange
+from exchange.demo_keys import demo_key_files
 from exchange.models import Batch, BatchStatus
 from tests.credit.factories import ndjson, penalty, registration
-from tests.exchange.conftest import KEYS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -24,7 +24,7 @@ def platform_key_dir():
 
 
 def run_client(capsys, url: str, *args: str) -> tuple[int, str, str]:
-    code = credit_exchange(["--url", url, "--keyid", "hn-scjg-2026", "--key-file", str(KEYS / "hn-scjg-2026.pem"),
+    code = credit_exchange(["--url", url, "--keyid", "hn-scjg-2026", "--key-file", str(demo_key_files("hn-scjg-2026")[0]),
                             "--quiet", *args])
     out, err = capsys.readouterr()
     return code, out, err

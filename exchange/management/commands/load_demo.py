@@ -1,4 +1,4 @@
-"""Load the demo departments, their keys and the demo batches (idempotent)."""
+"""Load the demo departments, their keys and the demo batches into an empty platform (idempotent)."""
 
 from pathlib import Path
 
@@ -9,21 +9,30 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config.env import secret
+from exchange.demo_keys import demo_key_files
+from exchange.selectors import exchange_is_empty
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 
 
 class Command(BaseCommand):
-    help = "Load demo departments (fixtures/departments.yaml), their keys and demo batches (fixtures/batches/)."
+    help = ("Load demo departments (fixtures/departments.yaml), their keys (made in var/demo-keys/) and demo "
+            "batches (fixtures/batches/), only into a platform with no departments and no batches yet.")
 
     def handle(self, *args, **options):
+        if not exchange_is_empty():
+            # the demo belongs on a new platform: among real departments, its keys (files in var/) would be a way in
+            self.stdout.write("demo data not loaded: this platform already has departments or batches "
+                              "(`make reset` deletes everything, and the next `make run` loads the demo)")
+            return
         self._demo_operator()
         departments = yaml.safe_load((FIXTURES / "departments.yaml").read_text(encoding="utf-8"))
         for d in departments:
             call_command("register_department", d["code"], name=d["name"], write=d["write"], read=d["read"],
                          stdout=self.stdout)
-            call_command("add_department_key", d["code"], keyid=d["keyid"],
-                         public_key_file=FIXTURES / "keys" / f"{d['keyid']}.pub.pem", stdout=self.stdout)
+            _private, public = demo_key_files(d["keyid"])
+            call_command("add_department_key", d["code"], keyid=d["keyid"], public_key_file=public,
+                         stdout=self.stdout)
         manifest = FIXTURES / "batches" / "manifest.yaml"
         if manifest.exists():
             for item in yaml.safe_load(manifest.read_text(encoding="utf-8")):
