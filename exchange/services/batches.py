@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from credit.locks import atomic_retrying
 from exchange.batch_files import BatchFileWriter
@@ -52,10 +52,10 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
             while chunk := body.read(READ_SIZE):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise BatchTooLarge(f"the batch is larger than {max_bytes} bytes")
+                    raise BatchTooLarge(f"批次超过 {max_bytes} 字节的上限，请拆分后分别报送。")
                 rows.feed(chunk)
                 if rows.rows > max_rows:
-                    raise BatchTooLarge(f"the batch has more than {max_rows} rows")
+                    raise BatchTooLarge(f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送。")
                 sha.update(chunk)
                 out.write(chunk)
             out.close()
@@ -77,6 +77,29 @@ def batch_receive(*, department: Department, category: str, batch_id: str, conte
     if not department.may_write(category):
         raise CategoryNotWritable(f"department {department.code} may not write {category}")
     relative, digest, size = _store(body, is_csv=content_type.lower().startswith("text/csv"))
+    try:
+        return _batch_record(department=department, category=category, batch_id=batch_id,
+                             content_type=content_type, source=source, relative=relative, digest=digest, size=size)
+    except BaseException:  # refused (409) or not recorded (a database error): keep no file for it
+        _stored_file_discard(relative)
+        raise
+
+
+def _stored_file_discard(relative: str) -> None:
+    """Remove a stored file no batch row names. Identical content shares the path, so a file another
+    batch uses stays. (An identical upload between its own store and insert at this very moment would
+    lose the file; its batch then fails with storage_error and a re-push under its batch_id stores it again.)"""
+    try:
+        used = Batch.objects.filter(storage_path=relative).exists()
+    except DatabaseError:  # cannot tell: keep it (a stray file is harmless, a lost one is not)
+        log.warning("stored batch file %s kept: could not check whether a batch uses it", relative, exc_info=True)
+        return
+    if not used:
+        (Path(settings.BATCH_STORAGE_DIR) / relative).unlink(missing_ok=True)
+
+
+def _batch_record(*, department: Department, category: str, batch_id: str, content_type: str, source: str,
+                  relative: str, digest: str, size: int) -> tuple[Batch, bool]:
     # a resubmission is answered from the committed row, without waiting for the exchange log's lock
     existing = Batch.objects.filter(department=department, batch_id=batch_id).first()
     if existing is not None:
