@@ -159,7 +159,8 @@ def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -
     start_after = batch.validated_through_row
     stage = functools.partial(stage_chunk, batch_id=batch.id, category=category, catalog=catalog)
     options = dict(category=batch.category, content_type=batch.content_type, catalog=catalog,
-                   chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after)
+                   chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after,
+                   max_rows=settings.EXCHANGE_MAX_BATCH_ROWS)  # the intake's count errs upwards; this is exact
     workers = validation_workers()
     with open_batch_file(_storage_path(batch)) as stream:
         if workers:
