@@ -23,11 +23,18 @@ def manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], check=True, cwd=embedded.ROOT)
 
 
-def gunicorn_command(*, port: int, workers: int) -> list[str]:
-    """The web server as `make run` serves it (tests and benchmarks start the same one)."""
+def gunicorn_command(*, port: int, workers: int, threads: int | None = None) -> list[str]:
+    """The web server as `make run` serves it (tests and benchmarks start the same one).
+
+    Threaded workers (WEB_THREADS each) that slow clients cannot starve: an idle connection waits in the
+    worker's poller, not in a thread; a request head must arrive within WEB_REQUEST_HEAD_SECONDS
+    (config/gunicorn_worker.py); an idle kept-alive connection is closed after 5 s. For gthread,
+    --timeout is the worker's heartbeat (its main loop beats while threads serve long requests)."""
+    threads = threads or int(os.environ.get("WEB_THREADS", "4"))
     # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
     return [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--timeout", "600"]
+            "--worker-class", "config.gunicorn_worker.ThreadWorker", "--threads", str(threads),
+            "--keep-alive", "5", "--timeout", "60"]
 
 
 def run() -> int:
