@@ -12,7 +12,7 @@ import hashlib
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
-from api.problems import problem_response
+from api.problems import Problem, problem_response
 from exchange.platform_keys import platform_key_current
 from exchange.services.signed_requests import signed_request_check
 from exchange.signatures import digest_header, sign_response
@@ -82,6 +82,10 @@ class ExchangeSignatureMiddleware:
             except RequestDataTooBig:
                 return problem_response(413, "payload_too_large", "请求体过大",
                                         f"请求体不能超过 {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} 字节。")
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            if len(body) != length:
+                problem = body_incomplete_problem(len(body), length)
+                return problem_response(problem.status, problem.code, problem.title, problem.detail)
             try:
                 check_digest(signed.digests, {"sha-256": hashlib.sha256(body).digest(),
                                               "sha-512": hashlib.sha512(body).digest()})
@@ -106,3 +110,8 @@ def body_framing_problem(meta):
 def ascii_digits(value: str) -> bool:
     """0-9 only: str.isdigit() also takes "²" or "፩", which int() refuses."""
     return value.isascii() and value.isdigit()
+
+
+def body_incomplete_problem(received: int, length: int) -> Problem:
+    return Problem(f"请求体只收到 {received} 字节，与 Content-Length 声明的 {length} 字节不符；未保存任何内容，请重新发送。",
+                   code="body_incomplete", status=400, title="请求体不完整")

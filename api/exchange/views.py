@@ -17,7 +17,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.exchange.middleware import TITLES, ascii_digits
+from api.exchange.middleware import TITLES, ascii_digits, body_incomplete_problem
 from api.exchange.schema import Problem, _problem, exchange_schema
 from api.problems import Problem as ProblemError
 from credit.selectors import change_feed_page, subject_unified_record
@@ -33,7 +33,7 @@ from exchange.services.objections import (
     objection_resource,
     objections_for_department,
 )
-from exchange.signatures.digest import DigestingReader
+from exchange.signatures.digest import BodyIncomplete, DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -128,6 +128,8 @@ class BatchCreateView(ExchangeView):
                                            content_type=content_type, body=body, source="api")
         except SignatureRefused as exc:  # the body did not hash to its Content-Digest: nothing was kept
             raise ProblemError(exc.detail, code=exc.code, status=exc.status, title=TITLES[exc.code]) from exc
+        except BodyIncomplete as exc:  # cut off (or a client that lied): nothing was kept
+            raise body_incomplete_problem(exc.received, exc.length) from exc
         except BatchTooLarge as exc:
             raise self._too_large(str(exc)) from exc
         except BatchIdConflict as exc:

@@ -38,8 +38,17 @@ def parse_content_digest(value: str) -> dict[str, bytes]:
     return digests
 
 
+class BodyIncomplete(Exception):
+    """The stream ended before the `length` bytes its Content-Length announced."""
+
+    def __init__(self, received: int, length: int):
+        super().__init__(f"body ended after {received} of {length} bytes")
+        self.received, self.length = received, length
+
+
 class DigestingReader:
-    """Reads a stream through sha-256 and sha-512; calls `on_end(digests)` once the last byte is read."""
+    """Reads a stream through sha-256 and sha-512; calls `on_end(digests)` once the last byte is read.
+    A stream that ends short of `length` raises BodyIncomplete: a cut-off body is not a shorter batch."""
 
     def __init__(self, stream, *, length: int | None, on_end):
         self._stream, self._length, self._on_end = stream, length, on_end
@@ -53,6 +62,8 @@ class DigestingReader:
         for hasher in self._hashers.values():
             hasher.update(chunk)
         self.bytes_read += len(chunk)
+        if not chunk and self._length is not None and self.bytes_read < self._length:
+            raise BodyIncomplete(self.bytes_read, self._length)
         if not chunk or (self._length is not None and self.bytes_read >= self._length):
             self._ended = True
             self._on_end({name: h.digest() for name, h in self._hashers.items()})

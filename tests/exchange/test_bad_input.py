@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from exchange.models import Batch
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, batch_receive
 from exchange.services.row_count import RowCounter
-from validation import parsing
 from tests.exchange.test_exchange_api import stored_files, submit
-from tests.exchange.test_signed_requests import CHANGES, assert_refused
+from tests.exchange.test_signed_requests import CHANGES, NDJSON, assert_refused
+from validation import parsing
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +141,29 @@ def test_rows_past_the_limit_fail_the_batch_in_the_pipeline(scjg, settings, monk
     batch_process(batch_id=batch.pk)
     batch.refresh_from_db()
     assert (batch.status, batch.failure_code) == ("failed", "too_many_rows") and "1 行" in batch.failure_reason
+
+
+class _ShortInput:
+    """A wsgi.input that ends before its Content-Length: a client cut off (or lying) mid-body."""
+
+    def __init__(self, data: bytes):
+        self.stream = io.BytesIO(data)
+
+    def read(self, size=-1):
+        return self.stream.read(size)
+
+    def readline(self, size=-1):
+        return self.stream.readline(size)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/exchange/batches?category=admin_penalty&batch_id=short",
+                                  "/api/v1/exchange/objections/1/decision"])
+def test_a_body_shorter_than_its_content_length_is_refused(as_scjg, settings, path):
+    sent = b'{"decision_no": "A-1"}\n' if "batches" in path else b'{"decision": "upheld", "reason": "x"}'
+    content_type = NDJSON if "batches" in path else "application/json"
+    headers = as_scjg.headers_for("POST", path, sent, content_type)
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
+    response = as_scjg.client.generic("POST", path, **extra, **{
+        "wsgi.input": _ShortInput(sent), "CONTENT_LENGTH": str(len(sent) + 100), "CONTENT_TYPE": content_type})
+    assert_refused(response, 400, "body_incomplete")
+    assert not Batch.objects.exists() and stored_files(settings) == []
