@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "50000"))
 
 Progress = Callable[[Batch], None]
+# smaller batches are checked in this process even when VALIDATION_WORKERS is set
+SMALL_BATCH_BYTES = int(os.environ.get("VALIDATION_WORKERS_MIN_BYTES", 8 * 1024 * 1024))
 
 # SQLSTATEs a later try can outlive: the connection (class 08), the server shutting down or starting
 # (57P01-57P03), too many connections (53300), a deadlock or serialization failure (40P01, 40001)
@@ -161,7 +163,9 @@ def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -
     options = dict(category=batch.category, content_type=batch.content_type, catalog=catalog,
                    chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after,
                    max_rows=settings.EXCHANGE_MAX_BATCH_ROWS)  # the intake's count errs upwards; this is exact
-    workers = validation_workers()
+    # worker processes pay off only beyond a job's worth of rows; forking them for a small batch costs more
+    # than checking it here
+    workers = validation_workers() if batch.size_bytes > SMALL_BATCH_BYTES else 0
     with open_batch_file(_storage_path(batch)) as stream:
         if workers:
             staged_chunks = validate_batch_in_workers(stream, workers=workers,

@@ -56,7 +56,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
            "CELERY_QUEUE": queue, "DB_CONN_MAX_AGE": "0",
            # the worker validates in a worker process of its own: the forked-from-a-Celery-child path
            # (daemonic parent, the broker client's after-fork hooks) runs in every worker test
-           "VALIDATION_WORKERS": "1"}
+           "VALIDATION_WORKERS": "1", "VALIDATION_WORKERS_MIN_BYTES": "0"}
     log_dir = tmp_path_factory.mktemp("worker")
 
     class Worker:

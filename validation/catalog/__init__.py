@@ -217,11 +217,13 @@ def current_catalog() -> Catalog:
     when none is loaded yet, e.g. before the first migration)."""
     from validation.models import CatalogVersion
 
-    row = CatalogVersion.objects.order_by("-version").values("version", "sha256", "document").first()
+    # the newest version's identity first: the document itself is read only when it is not cached yet
+    row = CatalogVersion.objects.order_by("-version").values("pk", "version", "sha256").first()
     if row is None:
         return _cache.setdefault("file", file_catalog())
     key = f"{row['version']}:{row['sha256']}"
     if key not in _cache:
+        document = CatalogVersion.objects.values_list("document", flat=True).get(pk=row["pk"])
         _cache.clear()
-        _cache[key] = catalog_from_document(row["document"])
+        _cache[key] = catalog_from_document(document)
     return _cache[key]
