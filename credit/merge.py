@@ -305,6 +305,16 @@ SELECT %(batch)s, m.row, CASE WHEN m.status <> 'owned_elsewhere' AND m.op <> 'wi
 ON CONFLICT DO NOTHING
 """
 
+# A withdrawn registration takes the subject's registration details out of view; the name stays (its records
+# carry it). The public projection shows the subject's columns, so clearing them here is enough.
+_REGISTRATION_WITHDRAWN_SQL = """
+UPDATE credit_subject s
+   SET registered = false, legal_representative = '', status = '', address = '', registration_authority = '',
+       registration = '{}'::jsonb, updated_at = %(now)s
+  FROM credit_mc2 m
+ WHERE m.outcome = 'withdrawn' AND s.id = m.feed_subject_id
+"""
+
 
 def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
                 now: dt.datetime, today: dt.date) -> dict[str, int]:
@@ -318,6 +328,8 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         statements = [_OWNED_ELSEWHERE_SQL]
         statements += _REGISTRATION_SQL if category == "registration" else _SUBJECTS_SQL
         statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        if category == "registration":
+            statements.append(_REGISTRATION_WITHDRAWN_SQL)
         for sql in statements:
             started = time.perf_counter()
             cursor.execute(sql, params)
