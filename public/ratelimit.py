@@ -7,6 +7,7 @@ every gunicorn worker: `cache.add` starts the window, `cache.incr` is atomic.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import time
 
@@ -43,6 +44,20 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def limited_unit(address: str) -> str:
+    """What the limit counts: an IPv4 address, or the /64 an IPv6 address is in (one subscriber's
+    network: a client given a /64 could otherwise take a fresh address for every request)."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is that IPv4 client
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def rate_limit_check(request) -> int | None:
     """Count this request; the seconds until the client may ask again when it is over the limit, else None."""
     limit = limit_parse(settings.PUBLIC_RATE_LIMIT)
@@ -51,7 +66,7 @@ def rate_limit_check(request) -> int | None:
     allowed, window = limit
     now = time.time()
     window_no = int(now // window)
-    key = f"public-rl:{window}:{window_no}:{client_address(request)}"
+    key = f"public-rl:{window}:{window_no}:{limited_unit(client_address(request))}"
     try:
         count = _count(key, window)
     except Exception:  # noqa: BLE001 - the cache (Redis) is down: the lookup stays open, unlimited meanwhile

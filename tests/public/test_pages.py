@@ -154,3 +154,21 @@ def test_public_cached_keeps_a_views_own_cache_directives(rf, settings):
 
     assert public_cached(view)(rf.get("/"))["Cache-Control"] == "no-transform, public, max-age=30"
     assert public_cached(lambda request: HttpResponse("x"))(rf.get("/"))["Cache-Control"] == "public, max-age=30"
+
+
+def test_rate_limit_counts_an_ipv6_client_per_64_and_a_proxied_client_by_its_forwarded_address(client, store,
+                                                                                                settings):
+    settings.PUBLIC_RATE_LIMIT = "2/minute"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+    # one subscriber's /64: a new address for every request does not escape the limit
+    statuses = [client.get("/", {"q": "天翼"}, REMOTE_ADDR=f"2001:db8:1:2::{i:x}").status_code for i in range(1, 4)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/", {"q": "天翼"}, REMOTE_ADDR="2001:db8:1:3::1").status_code == 200  # the next /64
+
+    # behind one trusted reverse proxy: the address it saw (the last hop it appended) is the client
+    settings.PUBLIC_TRUSTED_PROXIES = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.5"}
+    first = [client.get("/", {"q": "天翼"}, HTTP_X_FORWARDED_FOR=f"1.2.3.4, 198.51.100.{n}", **proxy).status_code
+             for n in (7, 7, 7)]
+    assert first == [200, 200, 429]  # a spoofed first hop (1.2.3.4) does not make it another client
+    assert client.get("/", {"q": "天翼"}, HTTP_X_FORWARDED_FOR="198.51.100.8", **proxy).status_code == 200
