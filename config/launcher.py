@@ -40,6 +40,11 @@ def gunicorn_command(*, port: int, workers: int, threads: int | None = None) -> 
             "--keep-alive", "5", "--timeout", "60"]
 
 
+def celery_worker_command(*, concurrency: int) -> list[str]:
+    """The Celery worker as `make run` runs it (beat runs on its own, see run())."""
+    return [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency)]
+
+
 @dataclass
 class Child:
     """One supervised process, started in a process group of its own (its own children die with it)."""
@@ -126,8 +131,8 @@ def run() -> int:
     (embedded.VAR / "run").mkdir(parents=True, exist_ok=True)
     here = {"cwd": embedded.ROOT}
     supervisor = Supervisor([
-        Child("celery worker", [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                                "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2")], options=here),
+        Child("celery worker", celery_worker_command(concurrency=int(os.environ.get("CELERY_CONCURRENCY", "2"))),
+              options=here),
         # beat on its own, not inside the worker (-B): one beat, whatever happens to the worker
         Child("celery beat", [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                               "--schedule", str(embedded.VAR / "run" / "celerybeat-schedule")], options=here),
