@@ -316,11 +316,15 @@ SECRETS = {
     "EMBEDDED_DB_PASSWORD": lambda: secrets.token_hex(24),
     "EMBEDDED_PUBLIC_DB_PASSWORD": lambda: secrets.token_hex(24),
 }
+# The cluster's own role passwords: they belong to the cluster that is running, not to its data, so a backup
+# leaves them out and a restore keeps the ones in place (pg_restore brings back no roles).
+CLUSTER_SECRETS = frozenset({"EMBEDDED_DB_PASSWORD", "EMBEDDED_PUBLIC_DB_PASSWORD"})
 
 
-def _read_secrets() -> dict[str, str]:
+def secrets_read(path: Path | None = None) -> dict[str, str]:
+    """What var/secrets.env (or another file of its form) holds now, nothing made: name → value."""
     with contextlib.suppress(FileNotFoundError):
-        return dict(line.split("=", 1) for line in SECRETS_FILE.read_text().splitlines() if "=" in line)
+        return dict(line.split("=", 1) for line in (path or SECRETS_FILE).read_text().splitlines() if "=" in line)
     return {}
 
 
@@ -331,25 +335,41 @@ def ensure_secrets() -> dict[str, str]:
     threw away is lost): whoever adds missing values does so under a lock, re-reading the file first, and
     replaces the file in one rename with a new one made 0600 with O_EXCL, so that a reader without the lock
     sees the old file or the new one, never a part, and no other user ever could read it."""
-    values = _read_secrets()
+    values = secrets_read()
     if all(key in values for key in SECRETS):
         return values
-    VAR.mkdir(parents=True, exist_ok=True)
-    with open(VAR / ".secrets.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        values = _read_secrets()
+    with _secrets_locked():
+        values = secrets_read()
         missing = {key: make() for key, make in SECRETS.items() if key not in values}
         if missing:
             values.update(missing)
-            new = SECRETS_FILE.with_name(f".{SECRETS_FILE.name}.{os.getpid()}")
-            new.unlink(missing_ok=True)  # left by a process of this pid that died while writing
-            fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write("".join(f"{k}={v}\n" for k, v in values.items()))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(new, SECRETS_FILE)
+            _write_secrets(values)
     return values
+
+
+def secrets_update(values: dict[str, str]) -> None:
+    """Set these secrets in var/secrets.env (a restore), keeping the others, with ensure_secrets' care."""
+    with _secrets_locked():
+        _write_secrets({**secrets_read(), **values})
+
+
+@contextlib.contextmanager
+def _secrets_locked():
+    VAR.mkdir(parents=True, exist_ok=True)
+    with open(VAR / ".secrets.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _write_secrets(values: dict[str, str]) -> None:
+    new = SECRETS_FILE.with_name(f".{SECRETS_FILE.name}.{os.getpid()}")
+    new.unlink(missing_ok=True)  # left by a process of this pid that died while writing
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(f"{k}={v}\n" for k, v in values.items()))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(new, SECRETS_FILE)
 
 
 def ensure_started() -> None:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "credit",
     "api",
     "public",
+    "ops",
 ]
 
 MIDDLEWARE = [
