@@ -13,6 +13,7 @@ from exchange.exchange_log import log_append, log_lock
 from exchange.jws import jws_sign
 from exchange.models import Batch
 from exchange.platform_keys import platform_key_current
+from exchange.selectors import batch_failure
 
 
 def _rfc3339(value) -> str | None:
@@ -31,6 +32,7 @@ def batch_receipt_payload(*, batch: Batch) -> dict:
         "completed_at": _rfc3339(batch.completed_at),
         "status": batch.status,
         "counts": batch.counts,
+        **batch_failure(batch),
     }
 
 

@@ -297,6 +297,13 @@ def resolve_header(category: Category, header: list[str]) -> list[str]:
             dup.append(h)
         seen.add(fd.name)
         names.append(fd.name)
+    if unknown and not names:  # no header at all, most likely a data row: echoing its values would not help
+        expected = [f"{f.name}（{f.label}）" for f in category.required_fields]
+        raise BatchParseError(
+            "unknown_columns",
+            f"表头没有一列是目录“{category.label}”的字段（第一行须为表头，列名用字段名或中文名称）；"
+            f"应有的必填列：{named(expected)}",
+        )
     if unknown:
         raise BatchParseError(
             "unknown_columns", f"表头含有目录“{category.label}”中没有的列：{named(unknown)}"

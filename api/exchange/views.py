@@ -19,13 +19,20 @@ from rest_framework.views import APIView
 
 from api.exchange.middleware import TITLES, ascii_digits, body_incomplete_problem
 from api.exchange.schema import Problem, _problem, exchange_schema
+from api.problems import UNAVAILABLE_RETRY_AFTER
 from api.problems import Problem as ProblemError
 from credit.selectors import change_feed_page, subject_unified_record
 from exchange.models import Batch, BatchRejection
 from exchange.platform_keys import jwks
 from exchange.receipts import batch_receipt_issue
 from exchange.selectors import batch_resource
-from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
+from exchange.services.batches import (
+    BatchIdConflict,
+    BatchTooLarge,
+    CategoryNotWritable,
+    StorageUnavailable,
+    batch_receive,
+)
 from exchange.services.objections import (
     ObjectionAlreadyDecided,
     ObjectionNotFound,
@@ -84,6 +91,8 @@ BatchOut = inline_serializer("Batch", {
     "counts": Counts, "received_at": serializers.DateTimeField(),
     "completed_at": serializers.DateTimeField(allow_null=True), "rejections_url": serializers.CharField(),
     "receipt_url": serializers.CharField(),
+    "failure_code": serializers.CharField(required=False, help_text="a failed batch only: stable snake_case"),
+    "failure_reason": serializers.CharField(required=False, help_text="a failed batch only: why, in plain words"),
 })
 
 
@@ -137,6 +146,9 @@ class BatchCreateView(ExchangeView):
                                code="batch_id_conflict", status=409, title="批次号冲突") from exc
         except CategoryNotWritable as exc:
             raise ProblemError(str(exc), code="category_not_writable", status=403, title="无权报送该类别") from exc
+        except StorageUnavailable as exc:
+            raise ProblemError(str(exc), code="storage_unavailable", status=503, title="批次存储暂时不可用",
+                               headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}) from exc
         return Response(batch_resource(batch), status=202 if created else 200)
 
     @staticmethod

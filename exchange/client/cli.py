@@ -57,11 +57,25 @@ def push(session: ExchangeSession, args) -> int:
         time.sleep(args.poll)
         batch = session.request("GET", f"batches/{batch['id']}").json()
     _print(batch)
+    _say_why_failed(batch)
     _, payload = session.receipt(batch["id"])
     if payload["content_digest"] != digest or payload["batch"] != batch["id"]:
         raise ExchangeError("the receipt does not match the batch that was sent")
     print(f"receipt verified: log entry {payload['log_index']}, head {payload['log_head']}", file=sys.stderr)
     return 0 if batch["status"] == "completed" else 3
+
+
+def _say_why_failed(batch: dict) -> None:
+    if batch["status"] == "failed":
+        print(f"batch {batch['id']} failed ({batch.get('failure_code', '')}): {batch.get('failure_reason', '')}",
+              file=sys.stderr)
+
+
+def status(session: ExchangeSession, args) -> int:
+    batch = session.request("GET", f"batches/{args.batch}").json()
+    _print(batch)
+    _say_why_failed(batch)
+    return 0
 
 
 def rejections(session: ExchangeSession, args) -> int:
@@ -105,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "push":
             return push(session, args)
         if args.command == "status":
-            _print(session.request("GET", f"batches/{args.batch}").json())
-        elif args.command == "rejections":
+            return status(session, args)
+        if args.command == "rejections":
             return rejections(session, args)
-        elif args.command == "receipt":
+        if args.command == "receipt":
             token, payload = session.receipt(args.batch)
             print(token)
             _print(payload)

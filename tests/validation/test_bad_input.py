@@ -89,3 +89,16 @@ def test_rows_over_the_limit_fail_the_batch_in_validation(content_type):
         with pytest.raises(BatchParseError) as refused:
             validate()
         assert refused.value.code == "too_many_rows" and "4 行" in refused.value.message
+
+
+def test_a_csv_without_a_header_row_fails_naming_the_fields_expected():
+    """Exchange-protocol §8: a header row that names no catalog field of the category (a file whose first line
+    is already data) fails the whole batch, and the reason says which columns the category expects."""
+    data_only = csv_bytes([penalty_row(), penalty_row(decision_no="长市监罚〔2024〕2号")]).split(b"\n", 1)[1]
+    with pytest.raises(BatchParseError) as refused:
+        run(data_only)
+    assert refused.value.code == "unknown_columns"
+    message = refused.value.message
+    assert "subject_name（行政相对人名称）" in message and "decision_no（行政处罚决定书文号）" in message
+    assert "长沙" not in message  # the data row read as a header is not echoed back
+    assert len(message) < 400, message
