@@ -103,14 +103,19 @@ def department_key_add(*, department_code: str, keyid: str, public_key_pem: byte
 
 
 @transaction.atomic
-def department_key_revoke(*, keyid: str, at: dt.datetime | None = None) -> Outcome:
-    key = DepartmentKey.objects.select_for_update().filter(keyid=keyid).first()
+def department_key_revoke(*, keyid: str, reason: str = "", at: dt.datetime | None = None) -> Outcome:
+    """From `at` (default: now) the key's requests answer 401 key_revoked: every request looks its key up
+    afresh, so the very next one is refused. Entered in the exchange log; revoking again changes nothing."""
+    log_lock()  # before the key's row: the lock order of credit/locks.py
+    key = DepartmentKey.objects.select_for_update().select_related("department").filter(keyid=keyid).first()
     if key is None:
         raise ProvisioningError(f"no key {keyid!r}")
     if key.revoked_at is not None:
         return Outcome(key, False, False)
     key.revoked_at = at or timezone.now()
     key.save(update_fields=["revoked_at"])
+    log_append(kind="department_key_revoked", department_code=key.department.code,
+               payload={"keyid": keyid, "reason": reason.strip(), "revoked_at": key.revoked_at.isoformat()})
     return Outcome(key, False, True)
 
 
