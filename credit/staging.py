@@ -15,6 +15,7 @@ from credit.identity import id_number_encrypt, id_number_index, id_number_mask
 from credit.identity import name_key as _name_key
 from credit.publicity import Window, publicity_window
 from validation.catalog import SUBJECT_KEY, Catalog, Category
+from validation.natural_keys import natural_key_normalise
 
 STAGED_COLUMNS = (
     "batch_id", "row", "op", "status", "natural_key", "content_hash", "payload", "subject_kind", "uscc",
@@ -85,14 +86,18 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
             f"registration_no:{registration_no}" if registration_no else "")
     if not subject_key and (op != "withdraw" or SUBJECT_KEY in category.natural_key):
         raise Unidentified()
-    natural_key = "|".join(subject_key if k == SUBJECT_KEY else str(values.get(k, "")) for k in category.natural_key)
+    spelt = {k: str(values.get(k, "")) for k in category.natural_key if k != SUBJECT_KEY}
+    keyed = {k: natural_key_normalise(v) for k, v in spelt.items()}
+    natural_key = "|".join(subject_key if k == SUBJECT_KEY else keyed[k] for k in category.natural_key)
     payload = _dumps(values)  # serialised once: the staged payload and the text the content hash is taken of
     if op == "withdraw":
         content_hash = hashlib.sha256(f"withdraw\x1f{natural_key}".encode()).hexdigest()
         window_from = window_until = window_ends = None
         never = ""
     else:
-        content_hash = hashlib.sha256((payload + (f"\x1f{index}" if index else "")).encode()).hexdigest()
+        # the key's spelling is not content: `〔2026〕` resent as `[2026]` is the same row, unchanged
+        hashed = _key_spelling_neutral(payload, spelt, keyed)
+        content_hash = hashlib.sha256((hashed + (f"\x1f{index}" if index else "")).encode()).hexdigest()
         window = windows(values) if windows else publicity_window(category, values, catalog)
         window_from, window_until, window_ends, never = window.starts_on, window.until, window.ends_on, window.never
     name = values.get("name" if registration else "subject_name", "") or ""
@@ -101,6 +106,16 @@ def stage_row(*, batch_id: int, row: int, op: str, values: dict, category: Categ
         registration_no, id_type, index or "", encrypted, masked, name, name_key(name), window_from,
         window_until, window_ends, never,
     )
+
+
+def _key_spelling_neutral(payload: str, spelt: dict[str, str], keyed: dict[str, str]) -> str:
+    """The payload text with each natural-key value in its normalised form, i.e. `_dumps` of the values with
+    those replaced, without serialising the row again. `"field":` with bare quotes occurs in the text only
+    as that key (quotes inside a string are escaped)."""
+    for field, value in spelt.items():
+        if keyed[field] != value:
+            payload = payload.replace(f'"{field}":{_dumps(value)}', f'"{field}":{_dumps(keyed[field])}', 1)
+    return payload
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def test_load_demo_ingests_every_demo_batch():
     assert got["demo-penalties-1"][1] | {} == {"rows": 13, "accepted": 13, "rejected": 0, "created": 13,
                                                "updated": 0, "unchanged": 0, "withdrawn": 0, "pending_subject": 0}
     assert got["demo-penalties-2"][1]["withdrawn"] == 1
-    reasons = dict(Record.objects.filter(category="admin_penalty").values_list("natural_key", "publicity_reason"))
+    reasons = dict(Record.objects.filter(category="admin_penalty").values_list("payload__decision_no", "publicity_reason"))
     assert reasons["湘环罚〔2023〕7号"] == "expired"
     assert reasons["湘环简罚〔2026〕1号"] == "procedure_simple"
     assert reasons["湘环罚〔2026〕90号"] == "withdrawn"

@@ -33,7 +33,7 @@ def test_penalty_publicity_rules(sthj):
     ]
     batch = ingest(sthj, "admin_penalty", rows, "p1")
     assert batch.counts["created"] == 6
-    got = {r.natural_key: (r.is_public, r.publicity_reason, r.publicity_until)
+    got = {r.payload["decision_no"]: (r.is_public, r.publicity_reason, r.publicity_until)
            for r in Record.objects.filter(category="admin_penalty")}
     assert got == {
         "P-general": (True, "public", add_duration(recent, "P1Y")),
@@ -49,7 +49,7 @@ def test_credit_repair_not_before_minimum_period(sthj):
     decided = TODAY - dt.timedelta(days=120)
     ingest(sthj, "admin_penalty", [penalty("P-g", 1, decided_on=_iso(decided)),
                                    penalty("P-s", 1, decided_on=_iso(decided), severity="serious")], "p1")
-    general, serious = Record.objects.get(natural_key="P-g"), Record.objects.get(natural_key="P-s")
+    general, serious = Record.objects.get(natural_key="P-G"), Record.objects.get(natural_key="P-S")  # keys upper-cased
     with pytest.raises(RepairRefused):
         record_repair(record_id=serious.id, repaired_on=TODAY)  # serious: 6 months
     with pytest.raises(RepairRefused):

@@ -34,7 +34,7 @@ def test_registration_details_only_for_readers_of_registrations(store):
     assert full["subject"]["registration"]["business_scope"] == "内部经营范围"
     limited = subject_unified_record(code=uscc(1), categories=["admin_penalty"])
     assert "registration" not in limited["subject"] and "address" not in limited["subject"]
-    assert [r["natural_key"] for r in limited["records"]["admin_penalty"]] == ["湘罚〔2026〕1号"]
+    assert [r["natural_key"] for r in limited["records"]["admin_penalty"]] == ["湘罚(2026)1号"]  # normalised
 
 
 def test_a_subject_with_nothing_readable_is_not_found(store):

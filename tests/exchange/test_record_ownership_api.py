@@ -138,26 +138,26 @@ def test_a_deactivated_department_is_refused_and_its_records_wait_for_a_transfer
 
 
 def test_authorized_rows_reach_no_other_department(as_sthj, as_scjg):
-    push(as_sthj, [penalty("P-public", 1), penalty("P-auth", 1, usage_scope="authorized"),
-                   penalty("P-shared", 1, usage_scope="shared")], "own")
+    push(as_sthj, [penalty("P-PUBLIC", 1), penalty("P-AUTH", 1, usage_scope="authorized"),
+                   penalty("P-SHARED", 1, usage_scope="shared")], "own")
     assert Batch.objects.get().rejected == 0
 
     subject = as_scjg.get(f"/api/v1/exchange/subjects/{uscc(1)}").json()
-    assert sorted(r["natural_key"] for r in subject["records"]["admin_penalty"]) == ["P-public", "P-shared"]
+    assert sorted(r["natural_key"] for r in subject["records"]["admin_penalty"]) == ["P-PUBLIC", "P-SHARED"]
     owner_view = as_sthj.get(f"/api/v1/exchange/subjects/{uscc(1)}").json()
     assert sorted(r["natural_key"] for r in owner_view["records"]["admin_penalty"]) == [
-        "P-auth", "P-public", "P-shared"]
+        "P-AUTH", "P-PUBLIC", "P-SHARED"]
 
     feed = [e.id for e in ChangeFeedEntry.objects.order_by("id")]
     page = as_scjg.get("/api/v1/exchange/changes?category=admin_penalty&limit=1").json()
-    assert [i["natural_key"] for i in page["results"]] == ["P-public"]
+    assert [i["natural_key"] for i in page["results"]] == ["P-PUBLIC"]
     page = as_scjg.get(f"/api/v1/exchange/changes?category=admin_penalty&limit=1&cursor={page['next_cursor']}").json()
-    assert [i["natural_key"] for i in page["results"]] == ["P-shared"]
+    assert [i["natural_key"] for i in page["results"]] == ["P-SHARED"]
     assert page["next_cursor"] == str(feed[2])  # past the authorised row's entry
     page = as_scjg.get(f"/api/v1/exchange/changes?category=admin_penalty&cursor={page['next_cursor']}").json()
     assert page == {"results": [], "next_cursor": str(feed[2])}
     owner_feed = as_sthj.get("/api/v1/exchange/changes?category=admin_penalty").json()
-    assert [i["natural_key"] for i in owner_feed["results"]] == ["P-public", "P-auth", "P-shared"]
+    assert [i["natural_key"] for i in owner_feed["results"]] == ["P-PUBLIC", "P-AUTH", "P-SHARED"]
 
 
 def test_a_changes_page_of_hidden_rows_only_still_moves_the_cursor(as_sthj, as_scjg):

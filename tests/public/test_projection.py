@@ -99,7 +99,7 @@ def test_subject_pages_show_what_the_views_show(store):
     assert any(name == "赵六" for _, _, name, _, _ in _projection("SELECT id, code, name, 1, 1 FROM "
                                                                 "public_projection.subject_pages"))
     with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
-                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚(2025)5号%"]):
         _subject_pages_agree_with_the_views()  # the natural person leaves both with their one public record
         assert _projection("SELECT name FROM public_projection.subject_pages WHERE kind = 'natural_person'") == []
 
@@ -129,7 +129,7 @@ def test_the_public_role_finds_a_natural_person_only_while_public(store):
     person = _projection("SELECT id FROM public_projection.subjects WHERE name = '赵六'")[0][0]
     assert _read("SELECT name FROM public_view.subject_page(NULL, %s)", [person]) == [("赵六",)]
     with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
-                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚(2025)5号%"]):
         assert _read("SELECT name FROM public_view.subject_page(NULL, %s)", [person]) == []
         hits = _read("SELECT name FROM public_view.search_candidates(%s::text[], %s, NULL, NULL, false, 10)",
                      [["赵六"], "%赵六%"])
@@ -140,7 +140,7 @@ def test_subjects_view_lists_natural_persons_only_while_public(store):
     assert _projection("SELECT name, code LIKE 'N-%' FROM public_projection.subjects "
                        "WHERE kind = 'natural_person'") == [("赵六", True)]
     with committed("UPDATE credit_record SET repaired_at = current_date WHERE natural_key LIKE %s",
-                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚〔2025〕5号%"]):
+                   "UPDATE credit_record SET repaired_at = NULL WHERE natural_key LIKE %s", ["%湘市监罚(2025)5号%"]):
         assert _projection("SELECT name FROM public_projection.subjects WHERE kind = 'natural_person'") == []
 
 
