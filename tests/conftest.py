@@ -3,6 +3,7 @@ pipeline tests get a real Celery worker process pointed at the test database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,6 +35,26 @@ def subprocess_database_url(db: dict) -> str:
     host, user, password = db["HOST"], quote(db["USER"], safe=""), quote(db["PASSWORD"] or "", safe="")
     return f"postgresql://{user}:{password}@/{db['NAME']}?host={quote(host)}" if host.startswith("/") else (
         f"postgresql://{user}:{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+
+
+@contextlib.contextmanager
+def celery_publishing_to(broker_url: str, queue: str | None = None):
+    """This process's Celery app publishes to another broker (and queue) inside the block. Nothing is
+    closed: kombu's pools are shared and keyed by broker, so the app just looks its pools up again."""
+    from config.celery import app
+
+    saved = app.conf.broker_url, app.conf.task_default_queue
+
+    def switch(url, default_queue):
+        app.conf.broker_url, app.conf.task_default_queue = url, default_queue
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    switch(broker_url, queue or saved[1])
+    try:
+        yield
+    finally:
+        switch(*saved)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ import time
 import pytest
 from django.db import connection
 
-from config.launcher import Child, Supervisor
+from config.launcher import Child, Supervisor, celery_worker_command
 from exchange.models import Batch
-from tests.conftest import ROOT, subprocess_database_url
+from tests.conftest import ROOT, celery_publishing_to, subprocess_database_url
 from tests.credit.factories import ndjson, penalty
 
 os.environ.setdefault("CREDIT_PIPELINE_CHUNK_ROWS", "4000")  # as the other worker tests: several chunks
@@ -48,29 +48,19 @@ class Redis:
 @pytest.fixture
 def outage_platform(tmp_path, settings):
     """Our own Redis, a supervised worker on it, and this process publishing to it."""
-    from config.celery import app
-
     redis = Redis(tmp_path)
     redis.start()
     url = f"redis+socket://{redis.socket}"
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(connection.settings_dict), "CELERY_BROKER_URL": url,
            "CELERY_QUEUE": "outage", "DB_CONN_MAX_AGE": "0"}
     log = open(tmp_path / "worker.log", "w")
-    from config import launcher
-
-    supervisor = Supervisor([Child("celery worker", launcher.celery_worker_command(concurrency=1),
+    supervisor = Supervisor([Child("celery worker", celery_worker_command(concurrency=1),
                                    options={"cwd": ROOT, "env": env, "stdout": log, "stderr": subprocess.STDOUT})],
                             log=lambda line: print(line, file=log, flush=True))
-    saved = (app.conf.broker_url, app.conf.task_default_queue)
-    app.pool.force_close_all()
-    app._pool = None
-    app.conf.broker_url, app.conf.task_default_queue = url, "outage"
-    supervisor.start()
-    yield redis, supervisor, tmp_path / "worker.log"
-    supervisor.stop(grace=10)
-    app.pool.force_close_all()
-    app._pool = None
-    app.conf.broker_url, app.conf.task_default_queue = saved
+    with celery_publishing_to(url, "outage"):
+        supervisor.start()
+        yield redis, supervisor, tmp_path / "worker.log"
+        supervisor.stop(grace=10)
     redis.stop()
 
 

@@ -56,7 +56,9 @@ def test_half_requests_on_every_worker_do_not_starve_a_normal_request(web_server
         started = time.monotonic()
         response = requests.get(f"{web_server}/healthz", timeout=15)
         assert response.status_code == 200
-        assert time.monotonic() - started < HEAD_SECONDS + 3
+        # every thread is taken at first; each frees within HEAD_SECONDS, and a worker's queue may hold
+        # two of the half requests before ours (a sync worker, as before, waits for them 600 s)
+        assert time.monotonic() - started < 3 * HEAD_SECONDS + 4
         # and the server stopped waiting for the heads it never got
         for s in half_open:
             s.settimeout(HEAD_SECONDS + 5)

@@ -10,6 +10,7 @@ from django.test import Client
 
 from credit.pipeline import batches_unfinished
 from exchange.models import Batch, BatchStatus, ExchangeLogEntry
+from tests.conftest import celery_publishing_to
 from tests.exchange.conftest import SignedClient
 
 NOBODY_LISTENS = "127.0.0.1:8408"  # a port in this test's range that nothing serves
@@ -18,16 +19,8 @@ NOBODY_LISTENS = "127.0.0.1:8408"  # a port in this test's range that nothing se
 @pytest.fixture
 def broker_down():
     """The Celery app publishes to a Redis nobody listens on."""
-    from config.celery import app
-
-    saved = app.conf.broker_url
-    app.pool.force_close_all()
-    app._pool = None
-    app.conf.broker_url = f"redis://{NOBODY_LISTENS}/0"
-    yield
-    app.pool.force_close_all()
-    app._pool = None
-    app.conf.broker_url = saved
+    with celery_publishing_to(f"redis://{NOBODY_LISTENS}/0"):
+        yield
 
 
 @pytest.mark.django_db(transaction=True)
