@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 
 from credit.identity import code_normalise, id_number_index
-from credit.models import ChangeFeedEntry, Record, RecordSource, Subject, SubjectAlias
-from credit.models.subjects import AliasKind
+from credit.models import ChangeFeedEntry, Record, RecordSource, RecordVersion, Subject, SubjectAlias
+from credit.models.subjects import AliasKind, SubjectKind
 
 
 def _cursor_decode(cursor: str | None) -> int:
@@ -94,6 +94,32 @@ def subject_find(*, code: str, by_id_number: bool = False) -> Subject | None:
     return subject
 
 
+def natural_person_find(*, id_number: str) -> Subject | None:
+    """A natural person by ID number, through its blind index (the store keeps the number encrypted)."""
+    return Subject.objects.filter(kind=SubjectKind.NATURAL_PERSON, id_number_index=id_number_index(id_number)).first()
+
+
+def record_sources(records: list[Record]) -> dict[int, list[str]]:
+    """Per record id, the codes of the departments that sent it, in the order they first did."""
+    sources = defaultdict(list)
+    for record_id, dept in (RecordSource.objects.filter(record__in=records).order_by("record_id", "id")
+                            .values_list("record_id", "department__code")):
+        sources[record_id].append(dept)
+    return sources
+
+
+def record_versions(records: list[Record], *, department_id: int | None) -> dict[int, list[dict]]:
+    """Per record id, its versions oldest first as `{version, op, valid_from, data}`, in one query. A version
+    whose own payload was `usage_scope = authorized` is shown under the same rule as a record
+    (`records_visible_to`, the version's sender standing for the owner it was sent by)."""
+    versions = defaultdict(list)
+    for v in (RecordVersion.objects.filter(records_visible_to(department_id=department_id), record__in=records)
+              .order_by("record_id", "version").values("record_id", "version", "op", "valid_from", "payload")):
+        versions[v["record_id"]].append({"version": v["version"], "op": v["op"],
+                                         "valid_from": v["valid_from"].isoformat(), "data": v["payload"]})
+    return versions
+
+
 def publicity_of(record: Record) -> dict[str, Any]:
     return {
         "public": record.is_public,
@@ -131,7 +157,9 @@ def subject_info(subject: Subject, *, with_registration: bool) -> dict[str, Any]
     return info
 
 
-def record_item(record: Record, sources: list[str]) -> dict[str, Any]:
+def record_item(record: Record, sources: list[str], versions: list[dict]) -> dict[str, Any]:
+    """A record as a department sees it (annotated with its owner's `department_code`); `versions` oldest
+    first (`record_versions`)."""
     return {
         "id": record.id,
         "category": record.category,
@@ -141,29 +169,49 @@ def record_item(record: Record, sources: list[str]) -> dict[str, Any]:
         "payload": record.payload,
         "publicity": publicity_of(record),
         "name_mismatch": record.name_mismatch,
-        "department": record.department.code,
+        "department": record.department_code,
         "sources": sources,
         "updated_at": record.updated_at.isoformat(),
+        "versions": versions,
     }
 
 
-def subject_unified_record(*, code: str, categories: list[str], department_id: int | None = None) -> dict | None:
-    """The subject's registration info and its records in `categories` that the department may see,
-    with current payload, state, publicity and sources. ID numbers appear masked only."""
-    subject = subject_find(code=code)
+# records of one category in one subjects/{code} answer: a subject may have 100,000 of them
+SUBJECT_RECORDS_PAGE = 100
+
+
+def subject_unified_record(*, code: str = "", id_number: str = "", categories: list[str],
+                           department_id: int | None = None, after: int = 0,
+                           page_size: int = SUBJECT_RECORDS_PAGE) -> dict | None:
+    """The subject's registration info and, per category in `categories`, a page of its records that the
+    department may see (at most `page_size`, in id order, after record id `after`), with current payload,
+    state, publicity, sources and version history (exchange-protocol §8). `next_cursors` gives, per
+    category, the `after` of its next page (None on its last). The subject is found by `code`, or by
+    `id_number` (a natural person, through the blind index: a number never comes from a URL). ID numbers
+    appear masked only. None when the reader may see nothing of the subject."""
+    subject = natural_person_find(id_number=id_number) if id_number else subject_find(code=code)
     if subject is None:
         return None
-    records = list(Record.objects.filter(records_visible_to(department_id=department_id), subject=subject,
-                                         category__in=categories)
-                   .select_related("department").order_by("category", "id"))
-    with_registration = "registration" in categories
-    if not records and not with_registration:
+    visible = Record.objects.filter(records_visible_to(department_id=department_id), subject=subject)
+    # the owner's code by a subquery, not a join: a join makes PostgreSQL sort a category's every record
+    departments = Record.department.field.related_model.objects  # credit never imports exchange
+    visible_page = visible.annotate(department_code=Subquery(
+        departments.filter(pk=OuterRef("department_id")).values("code")))
+    # one statement: a page of each category (LIMIT per category, served by record_subject_category_id)
+    pages = [visible_page.filter(category=c, id__gt=after).order_by("id")[:page_size + 1] for c in categories]
+    records = list(pages[0].union(*pages[1:], all=True)) if pages else []
+    # a person is never registered: reading registrations must not reveal that a person is in the store
+    with_registration = "registration" in categories and subject.kind != SubjectKind.NATURAL_PERSON
+    if not records and not with_registration and not (after and visible.filter(category__in=categories).exists()):
         return None  # nothing this reader may see: not even that the subject exists
-    sources = defaultdict(list)
-    for record_id, dept in (RecordSource.objects.filter(record__in=records).order_by("record_id", "id")
-                            .values_list("record_id", "department__code")):
-        sources[record_id].append(dept)
-    by_category: dict[str, list] = {c: [] for c in categories}
-    for record in records:
-        by_category[record.category].append(record_item(record, sources[record.id]))
-    return {"subject": subject_info(subject, with_registration=with_registration), "records": by_category}
+    by_category: dict[str, list[Record]] = {c: [] for c in categories}
+    for record in sorted(records, key=lambda r: r.id):
+        by_category[record.category].append(record)
+    next_cursors = {c: str(page[page_size - 1].id) if len(page) > page_size else None
+                    for c, page in by_category.items()}
+    shown = [r for page in by_category.values() for r in page[:page_size]]
+    sources, versions = record_sources(shown), record_versions(shown, department_id=department_id)
+    items = {c: [record_item(r, sources[r.id], versions[r.id]) for r in page[:page_size]]
+             for c, page in by_category.items()}
+    return {"subject": subject_info(subject, with_registration=with_registration), "records": items,
+            "next_cursors": next_cursors}

@@ -21,7 +21,7 @@ from api.exchange.middleware import TITLES, ascii_digits, body_incomplete_proble
 from api.exchange.schema import Problem, _problem, exchange_schema
 from api.problems import UNAVAILABLE_RETRY_AFTER
 from api.problems import Problem as ProblemError
-from credit.selectors import change_feed_page, subject_unified_record
+from credit.selectors import SUBJECT_RECORDS_PAGE, change_feed_page, subject_unified_record
 from exchange.models import Batch, BatchRejection
 from exchange.platform_keys import jwks
 from exchange.receipts import batch_receipt_issue
@@ -66,6 +66,15 @@ class ExchangeView(APIView):
     @property
     def department(self):
         return self.request.exchange.department
+
+    def readable_categories(self, category: str | None) -> list[str]:
+        """The categories this department may read, or only `category` when asked for (403 if not readable)."""
+        if not category:
+            return list(self.department.read_categories)
+        if not self.department.may_read(category):
+            raise ProblemError(f"本部门无权读取 {category} 类信息。", code="category_not_readable", status=403,
+                               title="无权读取该类别")
+        return [category]
 
     def batch(self, batch_pk: int) -> Batch:
         """Only the submitting department sees a batch; to anyone else it does not exist (404, not 403)."""
@@ -202,15 +211,54 @@ class BatchReceiptView(ExchangeView):
         return HttpResponse(receipt, content_type="application/jose")
 
 
-class SubjectView(ExchangeView):
-    @exchange_schema(operation_id="subject_record", summary="A subject's unified record, readable categories only",
-                     responses={200: OpenApiTypes.OBJECT, 404: _problem("not_found")})
-    def get(self, request, code: str):
-        record = subject_unified_record(code=code, categories=list(self.department.read_categories),
-                                        department_id=self.department.pk)
+SUBJECT_PAGING = [
+    OpenApiParameter("category", OpenApiTypes.STR, required=False,
+                     description="only this category (one the department may read), e.g. to page through it"),
+    OpenApiParameter("cursor", OpenApiTypes.STR, required=False,
+                     description="with category: its next_cursors entry from the previous answer"),
+]
+RecordVersionsOut = inline_serializer("RecordVersion", {
+    "version": serializers.IntegerField(), "op": serializers.ChoiceField(["upsert", "withdraw"]),
+    "valid_from": serializers.DateTimeField(), "data": serializers.DictField()},
+    many=True, help_text="oldest first (exchange-protocol §8)")
+RecordOut = inline_serializer("SubjectRecord", {
+    "id": serializers.IntegerField(), "category": serializers.CharField(), "natural_key": serializers.CharField(),
+    "state": serializers.ChoiceField(["active", "withdrawn"]), "version": serializers.IntegerField(),
+    "payload": serializers.DictField(), "publicity": serializers.DictField(), "name_mismatch": serializers.BooleanField(),
+    "department": serializers.CharField(), "sources": serializers.ListField(child=serializers.CharField()),
+    "updated_at": serializers.DateTimeField(),
+    "versions": RecordVersionsOut})
+SubjectOut = inline_serializer("SubjectUnifiedRecord", {
+    "subject": serializers.DictField(),
+    "records": serializers.DictField(child=serializers.ListField(child=RecordOut),
+                                     help_text=f"per readable category, at most {SUBJECT_RECORDS_PAGE} records"),
+    "next_cursors": serializers.DictField(child=serializers.CharField(allow_null=True), help_text=(
+        "per category: pass it as cursor (with that category) for its next page; null on its last page")),
+})
+
+
+class SubjectReader(ExchangeView):
+    """The unified record of one subject as this department may read it, a page per category."""
+
+    def answer(self, request, **find) -> Response:
+        category, cursor = request.query_params.get("category"), request.query_params.get("cursor")
+        categories = self.readable_categories(category)
+        if cursor and not category:
+            raise ProblemError("cursor 须与 category 一起使用：每个类别各自翻页。", code="invalid_request", status=400,
+                               title="请求参数有误")
+        record = subject_unified_record(categories=categories, department_id=self.department.pk,
+                                        after=_cursor(cursor), **find)
         if record is None:
             raise ProblemError("没有这个信用主体。", code="not_found", status=404, title="未找到")
         return Response(record)
+
+
+class SubjectView(SubjectReader):
+    @exchange_schema(operation_id="subject_record", summary="A subject's unified record, readable categories only",
+                     parameters=SUBJECT_PAGING,
+                     responses={200: SubjectOut, 403: _problem("category_not_readable"), 404: _problem("not_found")})
+    def get(self, request, code: str):
+        return self.answer(request, code=code)
 
 
 class ChangesView(ExchangeView):
@@ -224,13 +272,7 @@ class ChangesView(ExchangeView):
                    403: _problem("category_not_readable")},
     )
     def get(self, request):
-        categories = list(self.department.read_categories)
-        category = request.query_params.get("category")
-        if category:
-            if category not in categories:
-                raise ProblemError(f"本部门无权读取 {category} 类信息。", code="category_not_readable", status=403,
-                                   title="无权读取该类别")
-            categories = [category]
+        categories = self.readable_categories(request.query_params.get("category"))
         _cursor(request.query_params.get("cursor"))
         limit = request.query_params.get("limit", "100")
         if not ascii_digits(limit) or len(limit) > 4 or not 1 <= int(limit) <= 1000:

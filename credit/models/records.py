@@ -23,7 +23,7 @@ class Record(models.Model):
     category = models.CharField(max_length=32)
     natural_key = models.CharField(max_length=400)  # catalog natural-key values joined by '|'; never a plain ID number
     # Null while the row named its subject only by a legacy code no registration has supplied yet.
-    # no single-column index: record_subject_category (subject, category) serves subject lookups
+    # no single-column index: record_subject_category_id (subject, category, id) serves subject lookups
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="records",
                                 db_index=False)
     pending_key = models.CharField(max_length=40, blank=True, default="")  # "org_code:…" / "registration_no:…"
@@ -56,7 +56,8 @@ class Record(models.Model):
                                    name="record_subject_or_pending"),
         ]
         indexes = [
-            models.Index(fields=["subject", "category"], name="record_subject_category"),
+            # id last: a page of a subject's records in one category is read in id order, never sorted
+            models.Index(fields=["subject", "category", "id"], name="record_subject_category_id"),
             models.Index(fields=["pending_key"], condition=Q(subject__isnull=True), name="record_pending"),
             models.Index(fields=["publicity_ends_on"], condition=Q(is_public=True), name="record_publicity_ends"),
         ]
