@@ -8,7 +8,7 @@ class PublicProblem(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    code = serializers.CharField(help_text="stable: query_too_short, not_found, rate_limited")
+    code = serializers.CharField(help_text="stable: query_too_short, not_found, invalid_cursor, rate_limited")
 
 
 class SearchHitOut(serializers.Serializer):
@@ -71,5 +71,19 @@ class SubjectOut(serializers.Serializer):
     red_listed = serializers.BooleanField()
     under_objection = serializers.BooleanField()
     records = serializers.DictField(child=RecordOut(many=True),
-                                    help_text="admin_license, admin_penalty, red_list, black_list: "
-                                              "the records in publicity today")
+                                    help_text="per category of the catalog (admin_license, admin_penalty, red_list, "
+                                              "black_list, …): the first page (20, newest first) of the records in "
+                                              "publicity today")
+    record_counts = serializers.DictField(child=serializers.IntegerField(),
+                                          help_text="per category: all its records in publicity today")
+    records_next = serializers.DictField(child=serializers.URLField(allow_null=True),
+                                         help_text="per category: the link to the next page of records (null: none)")
+
+
+class RecordPageOut(serializers.Serializer):
+    code = serializers.CharField()
+    category = serializers.CharField()
+    label = serializers.CharField()
+    total = serializers.IntegerField(help_text="the subject's records of this category in publicity today")
+    results = RecordOut(many=True)
+    next = serializers.URLField(allow_null=True, help_text="the next page (null: this is the last)")

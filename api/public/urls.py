@@ -9,6 +9,8 @@ from public import views
 api_patterns = [
     path("subjects", api_views.SubjectSearchView.as_view(), name="subjects"),
     path("subjects/<str:code>", api_views.SubjectDetailView.as_view(), name="subject"),
+    path("subjects/<str:code>/records/<str:category>", api_views.SubjectRecordsView.as_view(),
+         name="subject-records"),
 ]
 page_patterns = [
     path("", views.search_page, name="search"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.problems import Problem
-from api.public.serializers import PublicProblem, SearchPageOut, SubjectOut
+from api.public.serializers import PublicProblem, RecordPageOut, SearchPageOut, SubjectOut
 from public import selectors
 from public.ratelimit import rate_limit_check
 from public.search import MIN_NAME_CHARS, query_parse
@@ -45,13 +47,21 @@ class PublicView(APIView):
 def _record_out(record: selectors.ShownRecord) -> dict:
     return {
         "category": record.category,
-        "fields": {f.name: record.data.get(f.name) for f in record.fields},
+        "fields": {f.name: record.data.get(f.name) for f, _ in record.shown},
         "source_department": record.department,
         "updated_at": record.updated_at,
         "publicity_from": record.publicity_from,
         "publicity_until": record.publicity_until,
         "under_objection": record.under_objection,
     }
+
+
+def _next_url(request, subject: selectors.PublicSubject, category: selectors.ShownCategory) -> str | None:
+    """The link to the category's next page of records, or None on its last."""
+    if category.next_cursor is None:
+        return None
+    path = reverse("public-api:subject-records", kwargs={"code": subject.code, "category": category.name})
+    return request.build_absolute_uri(f"{path}?{urlencode({'cursor': category.next_cursor})}")
 
 
 class SubjectSearchView(PublicView):
@@ -113,11 +123,36 @@ class SubjectDetailView(PublicView):
             "registration_no": [v for k, v in aliases if k == "registration_no"],
             "org_code": [v for k, v in aliases if k == "org_code"],
             "registration": ({"fields": {f.name: profile.registration.data.get(f.name)
-                                         for f in profile.registration.fields},
+                                         for f, _ in profile.registration.shown},
                               "source_department": profile.registration.department,
                               "updated_at": profile.registration.updated_at} if profile.registration else None),
             "penalties": profile.penalties, "black_listed": profile.black_listed,
             "red_listed": profile.red_listed, "under_objection": profile.under_objection,
             "records": {c.name: [_record_out(r) for r in c.records] for c in profile.categories},
+            "record_counts": {c.name: c.total for c in profile.categories},
+            "records_next": {c.name: _next_url(request, subject, c) for c in profile.categories},
         }
         return Response(SubjectOut(body).data, headers={"ETag": etag})
+
+
+class SubjectRecordsView(PublicView):
+    @extend_schema(
+        operation_id="public_subject_records", tags=["public"],
+        summary="A subject's records in publicity of one category, a page at a time (newest first)",
+        parameters=[OpenApiParameter("cursor", OpenApiTypes.STR, required=False,
+                                     description="where the page starts: a `next` link's cursor; none: the first")],
+        responses={200: RecordPageOut, 400: _problem("invalid_cursor"), 404: _problem("not_found"),
+                   429: RATE_LIMITED},
+    )
+    def get(self, request, code: str, category: str):
+        try:
+            page = selectors.subject_page(code=code, category=category, cursor=request.query_params.get("cursor"))
+        except selectors.BadCursor:
+            raise Problem("分页参数 cursor 无效，请使用上一页返回的 next 链接。", code="invalid_cursor", status=400,
+                          title="分页参数无效") from None
+        if page is None:
+            raise Problem("没有这个公开的信用主体或信息类别。", code="not_found", status=404, title="未找到")
+        shown = page.profile.categories[0]
+        body = {"code": page.subject.code, "category": shown.name, "label": shown.label, "total": shown.total,
+                "results": [_record_out(r) for r in shown.records], "next": _next_url(request, page.subject, shown)}
+        return Response(RecordPageOut(body).data, headers={"ETag": quote_etag(page.etag)})

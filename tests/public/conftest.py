@@ -20,7 +20,9 @@ def public_alias_as_role(django_db_setup):
 
     default = connections["default"].settings_dict
     overrides = {"NAME": default["NAME"], "USER": settings.PUBLIC_DATABASE_ROLE,
-                 "PASSWORD": settings.DATABASES["public"]["PASSWORD"]}
+                 "PASSWORD": settings.DATABASES["public"]["PASSWORD"],
+                 "OPTIONS": settings.DATABASES["public"]["OPTIONS"],
+                 "CONN_HEALTH_CHECKS": settings.DATABASES["public"]["CONN_HEALTH_CHECKS"]}
     connections.settings["public"].update(overrides)
     connection = connections["public"]
     connection.close()

@@ -104,6 +104,6 @@ def seed_store() -> Store:
               "id_number": person_id}
     ingest(scjg, "admin_penalty", [_penalty("湘市监罚〔2025〕5号", person, days_ago=3)], "pen-3")
 
-    Objection.objects.create(record=Record.objects.get(natural_key__contains="湘市监罚〔2025〕1号"),
+    Objection.objects.create(record=Record.objects.get(payload__decision_no="湘市监罚〔2025〕1号"),
                              raised_by="湖南天翼（长沙）科技有限公司", reason="金额有误")
     return expected()
