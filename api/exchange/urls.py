@@ -12,6 +12,7 @@ urlpatterns: list = [
     path(P + "batches/<int:batch_pk>", views.BatchDetailView.as_view(), name="exchange-batch"),
     path(P + "batches/<int:batch_pk>/rejections", views.BatchRejectionsView.as_view(), name="exchange-rejections"),
     path(P + "batches/<int:batch_pk>/receipt", views.BatchReceiptView.as_view(), name="exchange-receipt"),
+    path(P + "subjects/lookup", views.SubjectLookupView.as_view(), name="exchange-subject-lookup"),
     path(P + "subjects/<str:code>", views.SubjectView.as_view(), name="exchange-subject"),
     path(P + "changes", views.ChangesView.as_view(), name="exchange-changes"),
     path(P + "objections", views.ObjectionsView.as_view(), name="exchange-objections"),

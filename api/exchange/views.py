@@ -10,6 +10,7 @@ import re
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -21,6 +22,7 @@ from api.exchange.middleware import TITLES, ascii_digits, body_incomplete_proble
 from api.exchange.schema import Problem, _problem, exchange_schema
 from api.problems import UNAVAILABLE_RETRY_AFTER
 from api.problems import Problem as ProblemError
+from credit.identity import code_normalise
 from credit.selectors import SUBJECT_RECORDS_PAGE, change_feed_page, subject_unified_record
 from exchange.models import Batch, BatchRejection
 from exchange.platform_keys import jwks
@@ -42,6 +44,7 @@ from exchange.services.objections import (
 )
 from exchange.signatures.digest import BodyIncomplete, DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
+from validation.field_rules import check_resident_id
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BATCH_TYPES = {"application/x-ndjson", "text/csv"}
@@ -259,6 +262,32 @@ class SubjectView(SubjectReader):
                      responses={200: SubjectOut, 403: _problem("category_not_readable"), 404: _problem("not_found")})
     def get(self, request, code: str):
         return self.answer(request, code=code)
+
+
+class SubjectLookupView(SubjectReader):
+    class InputSerializer(serializers.Serializer):
+        id_type = serializers.ChoiceField(["resident_id", "passport", "other"])
+        id_number = serializers.CharField(max_length=64)
+
+        class Meta:
+            ref_name = "SubjectLookup"  # the schema component; "Input" is the objection decision's
+
+    @exchange_schema(
+        body=True, operation_id="subject_lookup",
+        summary="A natural person's unified record by ID number (in the signed body, never in a URL)",
+        request=InputSerializer, parameters=SUBJECT_PAGING,
+        responses={200: SubjectOut, 400: _problem("malformed_body, invalid_request or invalid_id_number"),
+                   403: _problem("category_not_readable"), 404: _problem("not_found")},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        number = code_normalise(data.validated_data["id_number"])
+        if data.validated_data["id_type"] == "resident_id":
+            problem = check_resident_id(number, timezone.localdate())
+            if problem is not None:  # says what is wrong, never the number itself
+                raise ProblemError(f"身份证号码无效：{problem[1]}。", code=problem[0], status=400, title="证件号码无效")
+        return self.answer(request, id_number=number)
 
 
 class ChangesView(ExchangeView):
