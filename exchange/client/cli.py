@@ -2,16 +2,20 @@
 
   credit-exchange --url URL --keyid ID --key-file KEY.pem push FILE --category C [--batch-id B] [--no-wait]
   credit-exchange … status BATCH | rejections BATCH | receipt BATCH | changes [--category C] [--cursor X]
+  credit-exchange … subject CODE [--category C --cursor X]
+  credit-exchange … lookup --id-type resident_id [--category C --cursor X]   (the ID number from stdin or a prompt)
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from tqdm import tqdm
 
@@ -90,6 +94,32 @@ def rejections(session: ExchangeSession, args) -> int:
             return 0
 
 
+def _paging(args) -> dict[str, str]:
+    return {k: v for k, v in {"category": args.category, "cursor": args.cursor}.items() if v}
+
+
+def id_number_read(given: str | None) -> str:
+    """The ID number to look up: piped on stdin, or typed at a prompt that does not echo it. Given on the
+    command line it works too, but every user of the machine can read a command line (ps)."""
+    if given:
+        print("credit-exchange: --id-number is visible to other users in the process list; "
+              "prefer stdin or the prompt", file=sys.stderr)
+        return given.strip()
+    if sys.stdin.isatty():
+        return getpass.getpass("ID number: ").strip()
+    return sys.stdin.readline().strip()
+
+
+def lookup(session: ExchangeSession, args) -> int:
+    number = id_number_read(args.id_number)
+    if not number:
+        raise ExchangeError("no ID number given (pipe it on stdin or type it at the prompt)")
+    body = json.dumps({"id_type": args.id_type, "id_number": number}).encode()
+    _print(session.request("POST", "subjects/lookup", params=_paging(args) or None, body=body,
+                           content_type="application/json").json())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="credit-exchange", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--category")
     c.add_argument("--cursor")
     c.add_argument("--limit", type=int, default=100)
+    s = commands.add_parser("subject", help="a subject's unified record, a page of records per category")
+    s.add_argument("code", help="USCC, registration number or organisation code")
+    lk = commands.add_parser("lookup", help="a natural person's unified record; the ID number is read from stdin "
+                                            "or a prompt, never put in a URL")
+    lk.add_argument("--id-type", default="resident_id", choices=["resident_id", "passport", "other"])
+    lk.add_argument("--id-number", help=argparse.SUPPRESS)  # works, but shows in ps: stdin or the prompt instead
+    for sub in (s, lk):
+        sub.add_argument("--category", help="only this category (to page through it)")
+        sub.add_argument("--cursor", help="with --category: its next_cursors entry from the previous answer")
     args = parser.parse_args(argv)
     if not args.keyid or not args.key_file:
         parser.error("--keyid and --key-file are required (or CREDIT_EXCHANGE_KEYID / CREDIT_EXCHANGE_KEY_FILE)")
@@ -126,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             token, payload = session.receipt(args.batch)
             print(token)
             _print(payload)
+        elif args.command == "subject":
+            _print(session.request("GET", f"subjects/{quote(args.code, safe='')}", params=_paging(args) or None).json())
+        elif args.command == "lookup":
+            return lookup(session, args)
         elif args.command == "changes":
             params = {k: v for k, v in {"category": args.category, "cursor": args.cursor, "limit": args.limit}.items() if v}
             _print(session.request("GET", "changes", params=params).json())
