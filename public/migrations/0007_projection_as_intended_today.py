@@ -44,14 +44,17 @@ CREATE INDEX IF NOT EXISTS public_record_page
 
 -- Whatever earlier versions of migration 0002 left in public_view (views, functions, grants) goes, but the two
 -- functions the search indexes are built on; the projection is made again below, as it is meant to be today.
-DO $$ DECLARE r record; BEGIN
-    FOR r IN SELECT c.oid::regclass AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public_view' AND c.relkind = 'v' LOOP
-        EXECUTE format('DROP VIEW IF EXISTS %s CASCADE', r.view);
-    END LOOP;
-    FOR r IN SELECT p.oid::regprocedure AS function FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname = 'public_view' AND p.proname NOT IN ('search_name', 'bigrams') LOOP
-        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.function);
+DO $$ DECLARE dropped text; BEGIN
+    -- every name taken before the first drop: a view may go with another one's CASCADE
+    FOR dropped IN SELECT unnest(ARRAY(
+                       SELECT format('VIEW IF EXISTS public_view.%I', c.relname)
+                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'public_view' AND c.relkind = 'v'
+                       UNION ALL
+                       SELECT format('FUNCTION IF EXISTS %s', p.oid::regprocedure)
+                         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = 'public_view' AND p.proname NOT IN ('search_name', 'bigrams'))) LOOP
+        EXECUTE 'DROP ' || dropped || ' CASCADE';
     END LOOP;
 END $$;
 DROP SCHEMA IF EXISTS public_projection CASCADE;
@@ -285,14 +288,17 @@ REVERSE = r"""
 DROP INDEX IF EXISTS public_record_page;
 -- Back to the projection as migrations 0002-0006 made it (0002's text of 2026-11-27, rendered for role
 -- credit_public and time zone Asia/Shanghai).
-DO $$ DECLARE r record; BEGIN
-    FOR r IN SELECT c.oid::regclass AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'public_view' AND c.relkind = 'v' LOOP
-        EXECUTE format('DROP VIEW IF EXISTS %s CASCADE', r.view);
-    END LOOP;
-    FOR r IN SELECT p.oid::regprocedure AS function FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname = 'public_view' AND p.proname NOT IN ('search_name', 'bigrams') LOOP
-        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.function);
+DO $$ DECLARE dropped text; BEGIN
+    -- every name taken before the first drop: a view may go with another one's CASCADE
+    FOR dropped IN SELECT unnest(ARRAY(
+                       SELECT format('VIEW IF EXISTS public_view.%I', c.relname)
+                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'public_view' AND c.relkind = 'v'
+                       UNION ALL
+                       SELECT format('FUNCTION IF EXISTS %s', p.oid::regprocedure)
+                         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = 'public_view' AND p.proname NOT IN ('search_name', 'bigrams'))) LOOP
+        EXECUTE 'DROP ' || dropped || ' CASCADE';
     END LOOP;
 END $$;
 DROP SCHEMA IF EXISTS public_projection CASCADE;
