@@ -143,6 +143,15 @@ _SUBJECTS_SQL = [
     """,
 ]
 
+_RECORD_BY_KEY = "LEFT JOIN credit_record r ON r.category = %(category)s AND r.natural_key = st.natural_key"
+# Two departments' records that normalisation gave one key (credit.models.duplicates): the sender's own
+# keyed-apart record if it has one, the record holding the plain key otherwise
+_SENDERS_DUPLICATE = """(SELECT d.record_id FROM credit_conflictingduplicate d JOIN credit_record x ON x.id = d.record_id
+        WHERE d.category = %(category)s AND d.natural_key = st.natural_key AND x.department_id = %(department)s
+        ORDER BY d.record_id LIMIT 1)"""
+_RECORD_BY_KEY_OR_SENDERS_DUPLICATE = f"""LEFT JOIN credit_record r ON r.id = coalesce({_SENDERS_DUPLICATE},
+       (SELECT x.id FROM credit_record x WHERE x.category = %(category)s AND x.natural_key = st.natural_key))"""
+
 _CLASSIFY_SQL = f"""
 INSERT INTO credit_mc2 (row, op, status, natural_key, content_hash, payload, subject_name_key, p_from, p_until,
                         p_ends, p_never, subject_id, pending_key, record_id, inserted, name_mismatch, outcome,
@@ -187,9 +196,11 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
            (SELECT a.subject_id FROM credit_subjectalias a WHERE st.registration_no <> ''
                AND a.kind = 'registration_no' AND a.value_key = st.registration_no))
   ) subj ON true
-  LEFT JOIN credit_record r ON r.category = %(category)s AND r.natural_key = st.natural_key
+  {_RECORD_BY_KEY}
  WHERE {_STAGED_RANGE} AND st.status <> 'conflict'
 """
+
+_CLASSIFY_WITH_DUPLICATES_SQL = _CLASSIFY_SQL.replace(_RECORD_BY_KEY, _RECORD_BY_KEY_OR_SENDERS_DUPLICATE)
 
 _NEW_REASON = publicity_reason_sql(state="'active'", never="m.p_never", repaired="NULL::date", starts="m.p_from",
                                    ends="m.p_ends", today="%(today)s::date")
@@ -284,6 +295,9 @@ UPDATE credit_stagedrow st SET status = 'owned_elsewhere'
  WHERE {_STAGED_RANGE} AND st.status IN ('valid', 'duplicate')
    AND r.category = %(category)s AND r.natural_key = st.natural_key AND r.department_id <> %(department)s
 """
+_OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL = _OWNED_ELSEWHERE_SQL.rstrip() + f"""
+   AND NOT EXISTS {_SENDERS_DUPLICATE}
+"""
 
 _REJECT_SQL = """
 INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
@@ -325,9 +339,13 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         cursor.execute(_TEMP)
         cursor.execute("SELECT pg_get_serial_sequence('credit_record', 'id')")
         params["seq"] = cursor.fetchone()[0]
-        statements = [_OWNED_ELSEWHERE_SQL]
+        # only a category that has conflicting duplicates pays for looking them up
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM credit_conflictingduplicate WHERE category = %s)", [category])
+        duplicates = cursor.fetchone()[0]
+        statements = [_OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL if duplicates else _OWNED_ELSEWHERE_SQL]
         statements += _REGISTRATION_SQL if category == "registration" else _SUBJECTS_SQL
-        statements += [_CLASSIFY_SQL, _REJECT_SQL, _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        statements += [_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL, _REJECT_SQL,
+                       _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         if category == "registration":
             statements.append(_REGISTRATION_WITHDRAWN_SQL)
         for sql in statements:

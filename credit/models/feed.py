@@ -15,6 +15,7 @@ class ChangeKind(models.TextChoices):
     WITHDRAWN = "withdrawn"
     PUBLICITY_ENDED = "publicity_ended"
     PUBLICITY_STARTED = "publicity_started"
+    MERGED = "merged"  # `merged_from` (a record id that no longer exists) became part of `record`
 
 
 class ChangeFeedEntry(models.Model):
@@ -29,6 +30,7 @@ class ChangeFeedEntry(models.Model):
     batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                               db_constraint=False, db_index=False)
     version = models.IntegerField(null=True, blank=True)
+    merged_from = models.BigIntegerField(null=True, blank=True)  # kind merged: the record id merged into record
     changed_at = models.DateTimeField()
 
     class Meta:
