@@ -10,6 +10,8 @@ from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subqu
 
 from credit.identity import code_normalise, id_number_index
 from credit.models import ChangeFeedEntry, Record, RecordSource, RecordVersion, Subject, SubjectAlias
+from credit.models.duplicates import ConflictingDuplicate
+from credit.models.feed import ChangeKind
 from credit.models.subjects import AliasKind, SubjectKind
 
 
@@ -49,7 +51,7 @@ def change_feed_page(*, categories: list[str], cursor: str | None, limit: int,
                                                    output_field=BooleanField()))
                .values("id", "visible", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
                        "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version",
-                       "changed_at"))
+                       "merged_from", "changed_at"))
     rows, scanned_to, scanned = [], after, 0
     while len(rows) < limit and scanned < FEED_SCAN_LIMIT:
         batch = list(entries.filter(id__gt=scanned_to)[:limit])
@@ -72,6 +74,8 @@ def change_feed_page(*, categories: list[str], cursor: str | None, limit: int,
             "batch": r["batch_id"],
             "version": r["version"],
             "changed_at": r["changed_at"].isoformat(),
+            # kind merged (credit/migrations/0009): the record id that became part of `record`
+            **({"merged_from": r["merged_from"]} if r["kind"] == ChangeKind.MERGED else {}),
         }
         for r in rows
     ]
@@ -215,3 +219,17 @@ def subject_unified_record(*, code: str = "", id_number: str = "", categories: l
              for c, page in by_category.items()}
     return {"subject": subject_info(subject, with_registration=with_registration), "records": items,
             "next_cursors": next_cursors}
+
+
+def conflicting_duplicates() -> list[dict[str, Any]]:
+    """Two departments' records that normalised natural keys made one (credit/migrations/0009), flagged
+    `conflicting_duplicate` for operators: neither is merged into the other until their owners agree."""
+    rows = (ConflictingDuplicate.objects.order_by("id")
+            .values("category", "natural_key", "flagged_at", "record_id", "record__natural_key",
+                    "record__department__code", "kept_id", "kept__department__code"))
+    return [{"flag": "conflicting_duplicate", "category": r["category"], "natural_key": r["natural_key"],
+             "flagged_at": r["flagged_at"].isoformat(),
+             "records": [{"id": r["kept_id"], "natural_key": r["natural_key"], "owner": r["kept__department__code"]},
+                         {"id": r["record_id"], "natural_key": r["record__natural_key"],
+                          "owner": r["record__department__code"]}]}
+            for r in rows]

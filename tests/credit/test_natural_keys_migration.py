@@ -4,9 +4,11 @@ the second run changes nothing."""
 
 from __future__ import annotations
 
+import io
 from importlib import import_module
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -18,6 +20,7 @@ from credit.models import (
     RecordSource,
     RecordVersion,
 )
+from credit.selectors import change_feed_page
 from exchange.models import BatchRejection
 from tests.credit.conftest import _department
 from tests.credit.factories import id_number, ingest, penalty, uscc
@@ -125,6 +128,17 @@ def test_the_migration_merges_one_departments_spellings_and_flags_two_department
     assert (black.natural_key, black.version) == ("COURT-SXBZXR|(2026)湘01执123号", 2)
     assert Record.objects.get(category="red_list").natural_key == person_key  # the subject part is left alone
     assert Record.objects.filter(natural_key="P-1").exists()
+
+    # departments learn from the feed which ids were merged into which; operators see the flagged pair
+    feed, _ = change_feed_page(categories=["admin_penalty"], cursor=None, limit=1000, department_id=sthj.id)
+    assert [(i["record"], i["merged_from"]) for i in feed if i["kind"] == "merged"] == [
+        (first, second), (first, fourth), (other, other_later)]
+    assert all("merged_from" not in i for i in feed if i["kind"] != "merged")
+    out = io.StringIO()
+    call_command("conflicting_duplicates", stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"admin_penalty 湘环罚(2026)7号: 记录 {kept}（HN-STHJ）与记录 {other}（HN-SWJ，键为“湘环罚(2026)7号 #{other}”）"
+        "自然键相同，未合并", "1 conflicting_duplicate"]
 
     # a second run changes nothing
     before = _snapshot()
