@@ -3,8 +3,11 @@
 The date window of a record depends only on its payload and the catalog, so it
 is computed once when the row is staged (`publicity_window`); whether the record
 is public *today* also depends on its state, credit repair and the date, and is
-computed in SQL (`PUBLICITY_REASON_SQL`) so the merge and the daily transition
-task apply one rule to millions of rows.
+decided by one rule, `publicity_reason_sql`, which the merge, credit repair and
+the hourly publicity transitions apply and store with the record (`is_public`,
+`publicity_reason`). Everything else reads what is stored: the public projection
+(public/migrations/0007), the change feed's publicity_started/ended entries, and
+what the platform reports of a record (`credit.selectors.publicity_of`).
 """
 
 from __future__ import annotations
@@ -83,17 +86,3 @@ def publicity_reason_sql(*, state: str, never: str, repaired: str, starts: str, 
         "ELSE 'public' END"
     )
 
-
-def publicity_reason(*, state: str, window: Window, repaired_at: dt.date | None, today: dt.date) -> str:
-    """The same rule as publicity_reason_sql, for one record in Python."""
-    if state == "withdrawn":
-        return "withdrawn"
-    if window.never:
-        return window.never
-    if repaired_at is not None:
-        return "repaired"
-    if window.starts_on is not None and window.starts_on > today:
-        return "not_yet"
-    if window.ends_on is not None and window.ends_on <= today:
-        return "expired"
-    return "public"

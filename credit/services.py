@@ -18,6 +18,15 @@ TRANSITION_CHUNK = 10_000
 _REASON = publicity_reason_sql(state="r.state", never="r.publicity_never", repaired="r.repaired_at",
                                starts="r.publicity_from", ends="r.publicity_ends_on", today="%(today)s::date")
 
+# Credit repair: the record's reason computed by the one rule, with its new repaired_at (SET sees the old row).
+_REPAIRED_REASON = publicity_reason_sql(state="r.state", never="r.publicity_never", repaired="%(repaired)s::date",
+                                        starts="r.publicity_from", ends="r.publicity_ends_on", today="%(today)s::date")
+_REPAIR_SQL = f"""
+UPDATE credit_record r SET repaired_at = %(repaired)s::date, is_public = ({_REPAIRED_REASON}) = 'public',
+       publicity_reason = {_REPAIRED_REASON}, updated_at = %(now)s
+ WHERE r.id = %(id)s
+"""
+
 # Records whose publicity may have changed by `today`: public ones whose window ended,
 # and not-yet-public ones whose window began. Chunked by id, last id done.
 _TRANSITIONS_SQL = f"""
@@ -80,9 +89,10 @@ def record_repair(*, record_id: int, repaired_on: dt.date | None = None) -> Reco
         if record.repaired_at is not None:
             return record
         was_public = record.is_public
-        record.repaired_at, record.is_public, record.publicity_reason = repaired_on, False, (
-            "withdrawn" if record.state == "withdrawn" else record.publicity_never or "repaired")
-        record.save(update_fields=["repaired_at", "is_public", "publicity_reason", "updated_at"])
+        with connection.cursor() as cursor:
+            cursor.execute(_REPAIR_SQL, {"id": record.id, "repaired": repaired_on, "today": timezone.localdate(),
+                                         "now": timezone.now()})
+        record.refresh_from_db()
         if was_public:
             ChangeFeedEntry.objects.create(kind=ChangeKind.PUBLICITY_ENDED, category=record.category,
                                            record=record, subject_id=record.subject_id,
