@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import BinaryIO
 
 from validation.catalog import Category
@@ -174,6 +174,7 @@ class CsvSource:
         self.reader = csv.reader(self.lines.it)
         if fields is not None:
             self.fields = fields
+            self.ignored = []
             return
         header = self._first_record()
         if header is None:
@@ -188,6 +189,7 @@ class CsvSource:
                 "undecodable", f"表头无法按声明的编码（{encoding}）解读，请检查文件编码或文件是否损坏"
             )
         self.fields = resolve_header(category, header)
+        self.ignored = ignored_columns(header, self.fields)
 
     def _first_record(self) -> list[str] | None:
         while True:
@@ -276,27 +278,28 @@ class CsvSource:
             if row < block.first_row:
                 break
             block.last_row = row
-            if good:
-                block.columns = dict(zip(self.fields, zip(*good, strict=True), strict=True))
-            else:
-                block.columns = {name: () for name in self.fields}
+            block.columns = placed_columns(self.fields, zip(*good, strict=True) if good else repeat(()))
             del good
             yield block
         if row == 0:
             raise BatchParseError(*NO_DATA_ROWS)
 
 
-def resolve_header(category: Category, header: list[str]) -> list[str]:
-    names, unknown, seen, dup = [], [], set(), []
+def resolve_header(category: Category, header: list[str]) -> list[str | None]:
+    """The field each column carries, None for a column no field claims (ignored: `ignored_columns`).
+    Several columns may carry one list field (their values join); any other field, one column."""
+    columns, unknown, seen, dup = [], [], set(), []
+    joined = category.joined_fields
     for h in header:
         fd = category.field_for_header(h)
+        columns.append(fd.name if fd else None)
         if fd is None:
-            unknown.append(h or "（空列名）")
+            unknown.append(h)
             continue
-        if fd.name in seen:
+        if fd.name in seen and fd.name not in joined:
             dup.append(h)
         seen.add(fd.name)
-        names.append(fd.name)
+    names = [c for c in columns if c]
     if unknown and not names:  # no header at all, most likely a data row: echoing its values would not help
         expected = [f"{f.name}（{f.label}）" for f in category.required_fields]
         raise BatchParseError(
@@ -304,16 +307,35 @@ def resolve_header(category: Category, header: list[str]) -> list[str]:
             f"表头没有一列是目录“{category.label}”的字段（第一行须为表头，列名用字段名或中文名称）；"
             f"应有的必填列：{named(expected)}",
         )
-    if unknown:
-        raise BatchParseError(
-            "unknown_columns", f"表头含有目录“{category.label}”中没有的列：{named(unknown)}"
-        )
     if dup:
-        raise BatchParseError("duplicate_columns", f"表头中以下列重复出现：{named(dup)}")
+        raise BatchParseError("duplicate_columns", f"表头中以下列重复出现（或是同一字段的不同列名）：{named(dup)}")
     missing = [f.label for f in category.required_fields if f.name not in seen]
     if missing:
         raise BatchParseError("missing_columns", f"表头缺少必填列：{named(missing)}")
-    return names
+    return columns
+
+
+MAX_IGNORED_LISTED = 100  # a header of 10,000 made-up columns lists the first hundred
+
+
+def ignored_columns(header: list[str], columns: list[str | None]) -> list[str]:
+    """The headings of the columns no field claims, as the file spells them (an empty one by its position)."""
+    found = [h.strip() or f"（第{i}列，无列名）" for i, (h, c) in enumerate(zip(header, columns), 1) if c is None]
+    return [h[:NAME_CHARS * 2] for h in found[:MAX_IGNORED_LISTED]]
+
+
+def placed_columns(columns: list[str | None], values: Iterable[Sequence]) -> dict[str, Sequence]:
+    """field -> raw values, from the values of each column in header order: ignored columns dropped,
+    the parts of a joined list field joined with ';' (empty parts left out)."""
+    placed: dict[str, Sequence] = {}
+    for name, col in zip(columns, values):
+        if name is None:
+            continue
+        if name in placed:
+            placed[name] = [";".join(p for p in pair if p and p.strip()) for pair in zip(placed[name], col)]
+        else:
+            placed[name] = col
+    return placed
 
 
 NAMED_AT_MOST = 10  # names a reason lists; a 10,000-column header would make a 100 KB reason

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from validation.catalog import CATALOG_FILE, catalog_from_document, read_catalog_file
+from validation.catalog import CATALOG_FILE, catalog_from_document, heading_conflicts, read_catalog_file
 from validation.models import CatalogVersion
 
 
@@ -24,7 +24,14 @@ def catalog_load(*, path: Path = CATALOG_FILE) -> tuple[CatalogVersion, bool]:
     contract, so a change must come as a new version number.
     """
     document = json.loads(json.dumps(read_catalog_file(path), default=str))  # dates → ISO strings
-    catalog_from_document(document)  # refuse a document we cannot use
+    try:
+        catalog = catalog_from_document(document)  # refuse a document we cannot use
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"the catalog file cannot be used: {exc}") from exc
+    conflicts = heading_conflicts(catalog)
+    if conflicts:  # a column under such a heading could not be placed: fix the file before it is published
+        raise CatalogError("a column heading is claimed by two fields; give it to one of them:\n  "
+                           + "\n  ".join(conflicts))
     digest = hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     existing = CatalogVersion.objects.select_for_update().filter(version=document["version"]).first()
     if existing is None:

@@ -60,7 +60,6 @@ def test_a_header_line_over_the_limit_says_so():
 
 
 @pytest.mark.parametrize("header, code", [
-    ([*PENALTY_HEADER, *(f"列{i}" for i in range(10_000))], "unknown_columns"),
     ([*PENALTY_HEADER, *PENALTY_HEADER * 800], "duplicate_columns"),
     ([f"列{i}" * 1000 for i in range(3)], "unknown_columns"),
 ])

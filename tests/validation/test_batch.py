@@ -256,10 +256,9 @@ def test_red_list_withdraw_needs_subject_key():
 # -- files ------------------------------------------------------------------
 
 
-def test_unknown_and_missing_columns():
-    with pytest.raises(BatchParseError) as e:
-        run(csv_bytes([penalty_row(foo="1")], [*penalty_row().keys(), "foo"]))
-    assert e.value.code == "unknown_columns" and "foo" in e.value.message
+def test_unknown_columns_are_ignored_and_missing_ones_refused():
+    rows, rejections = one(csv_bytes([penalty_row(foo="1")], [*penalty_row().keys(), "foo"]))
+    assert rejections == [] and len(rows) == 1 and "foo" not in rows[0].values
     with pytest.raises(BatchParseError) as e:
         run(csv_bytes([penalty_row()], [h for h in penalty_row() if h != "content"]))
     assert e.value.code == "missing_columns" and "处罚内容" in e.value.message

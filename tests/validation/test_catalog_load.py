@@ -52,7 +52,8 @@ def test_load_is_idempotent_and_refuses_changed_content_under_the_same_version(t
 @pytest.mark.django_db
 def test_a_new_version_with_a_new_field_needs_no_code(tmp_path):
     text = (file_catalog.__globals__["CATALOG_FILE"]).read_text(encoding="utf-8")
-    text = text.replace("version: 1\n", "version: 2\n", 1).replace(
+    version = file_catalog().version
+    text = text.replace(f"version: {version}\n", f"version: {version + 1}\n", 1).replace(
         "      - {name: remarks, label: 备注, type: text, max_length: 1000}\n    rules:\n      - {rule: required_when_contains",
         "      - {name: remarks, label: 备注, type: text, max_length: 1000}\n"
         "      - {name: appeal_status, label: 复议诉讼状态, type: text, max_length: 50}\n"
@@ -62,5 +63,21 @@ def test_a_new_version_with_a_new_field_needs_no_code(tmp_path):
     path.write_text(text, encoding="utf-8")
     catalog_load(path=path)
     penalty = current_catalog().category("admin_penalty")
-    assert current_catalog().version == 2
+    assert current_catalog().version == version + 1
     assert penalty.field_for_header("复议诉讼状态").name == "appeal_status"
+
+
+@pytest.mark.django_db
+def test_a_heading_two_fields_claim_is_refused_at_load(tmp_path):
+    """catalog.md: a heading claimed by two fields of one category is a catalog error, caught at load."""
+    text = (file_catalog.__globals__["CATALOG_FILE"]).read_text(encoding="utf-8")
+    version = file_catalog().version
+    text = text.replace(f"version: {version}\n", f"version: {version + 1}\n", 1).replace(
+        "      legal_basis: [CF_YJ]\n", "      legal_basis: [CF_YJ, cf_wsh]\n", 1)  # CF_WSH is decision_no's
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as refused:
+        catalog_load(path=path)
+    assert "admin_penalty" in str(refused.value) and "decision_no" in str(refused.value)
+    assert "legal_basis" in str(refused.value)
+    assert not CatalogVersion.objects.filter(version=version + 1).exists()

@@ -9,7 +9,9 @@ cached per process and refreshed when a newer version appears.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ class FieldDef:
     min: float | None = None
     not_future: bool = False
     code: bool = False  # normalise like a code: half-width, upper case, no spaces
+    aliases: tuple[str, ...] = ()  # other column headings that mean this field (department systems' exports)
 
     @property
     def is_code(self) -> bool:
@@ -91,9 +94,28 @@ class Category:
     def fields_by_label(self) -> dict[str, FieldDef]:
         return {f.label: f for f in self.fields}
 
+    @cached_property
+    def fields_by_heading(self) -> dict[str, FieldDef]:
+        """Every heading a column may carry (name, label, aliases), by its matching form."""
+        return {key: f for key, f in self.heading_claims() if key}
+
+    def heading_claims(self) -> list[tuple[str, FieldDef]]:
+        """(matching form, field) for every heading of every field, a field's own heading once."""
+        claims = []
+        for f in self.fields:
+            keys = dict.fromkeys(heading_key(h) for h in (f.name, f.label, *f.aliases))
+            claims += [(key, f) for key in keys]
+        return claims
+
     def field_for_header(self, header: str) -> FieldDef | None:
-        """A CSV header may be the field name or its Chinese label."""
-        return self.fields_by_name.get(header) or self.fields_by_label.get(header)
+        """A column heading may be the field name, its Chinese label or one of its aliases (the national
+        standard's headings and pinyin codes), compared in the form `heading_key` gives."""
+        return self.fields_by_name.get(header) or self.fields_by_heading.get(heading_key(header))
+
+    @property
+    def joined_fields(self) -> set[str]:
+        """List fields: several columns may carry parts of one (the older edition's 处罚类别1, 处罚类别2)."""
+        return {f.name for f in self.fields if f.type in {"enum_list", "text_list"}}
 
     @property
     def required_fields(self) -> list[FieldDef]:
@@ -127,8 +149,19 @@ class Catalog:
         return max(in_force or self.penalty_periods, key=lambda p: p.effective_from)
 
 
-def _field(raw: dict[str, Any]) -> FieldDef:
+_SPACES = re.compile(r"\s+")
+
+
+def heading_key(heading: str) -> str:
+    """A column heading in the form headings are matched in: NFKC (full- and half-width brackets alike),
+    without spaces or a trailing colon, case folded (pinyin codes: CF_WSH, cf_wsh)."""
+    text = _SPACES.sub("", unicodedata.normalize("NFKC", heading.lstrip("\ufeff")))
+    return text.rstrip(":").casefold()
+
+
+def _field(raw: dict[str, Any], aliases: tuple[str, ...] = ()) -> FieldDef:
     known = {k: raw[k] for k in FieldDef.__dataclass_fields__ if k in raw}
+    known["aliases"] = tuple(str(a) for a in (*known.get("aliases", ()), *aliases))
     return FieldDef(**known)
 
 
@@ -152,16 +185,20 @@ def catalog_from_document(doc: dict[str, Any]) -> Catalog:
     usage_scope = _field(doc["usage_scope_field"])
     categories = {}
     for name, raw in doc["categories"].items():
-        own = [_field(f) for f in raw["fields"]]
-        fields = list(row_fields)
+        extra = {k: tuple(v) for k, v in (raw.get("aliases") or {}).items()}  # this category's own headings
+        own = [_field(f, extra.get(f["name"], ())) for f in raw["fields"]]
+        fields = [_with_aliases(f, extra) for f in row_fields]
         rules = []
         if raw.get("subject_fields", True):
             own_names = {f.name for f in own}
-            fields += [f for f in subject_fields if f.name not in own_names]
+            fields += [_with_aliases(f, extra) for f in subject_fields if f.name not in own_names]
             rules += subject_rules
         fields += own
         if raw.get("usage_scope", False):
-            fields.append(usage_scope)
+            fields.append(_with_aliases(usage_scope, extra))
+        unknown = set(extra) - {f.name for f in fields}
+        if unknown:
+            raise ValueError(f"category {name}: aliases for fields it does not have: {sorted(unknown)}")
         rules += [_rule(r) for r in raw.get("rules", [])]
         pub = doc["publicity"][name]
         categories[name] = Category(
@@ -197,6 +234,23 @@ def catalog_from_document(doc: dict[str, Any]) -> Catalog:
         penalty_periods=periods,
         document=doc,
     )
+
+
+def _with_aliases(f: FieldDef, extra: dict[str, tuple[str, ...]]) -> FieldDef:
+    more = extra.get(f.name)
+    return replace(f, aliases=(*f.aliases, *more)) if more else f
+
+
+def heading_conflicts(catalog: Catalog) -> list[str]:
+    """Headings that two fields of one category claim: a column under them could not be placed."""
+    found = []
+    for cat in catalog.categories.values():
+        owner: dict[str, FieldDef] = {}
+        for key, f in cat.heading_claims():
+            other = owner.setdefault(key, f)
+            if other.name != f.name:
+                found.append(f"{cat.name}: “{key}” is claimed by both {other.name} and {f.name}")
+    return found
 
 
 def read_catalog_file(path: Path = CATALOG_FILE) -> dict[str, Any]:
