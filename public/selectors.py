@@ -81,7 +81,9 @@ class PublicCatalog:
 
     def __init__(self, key: str | None, catalog: Catalog) -> None:
         self.key, self.catalog = key, catalog
-        self.shown_categories = tuple(name for name in catalog.categories if name != "registration")
+        listed = [name for name in catalog.document.get("category_order", []) if name in catalog.categories]
+        ordered = listed + sorted(set(catalog.categories) - set(listed))
+        self.shown_categories = tuple(name for name in ordered if name != "registration")
         self._fields: dict[str, tuple[ShownField, ...]] = {}
 
     def label(self, category: str) -> str:
@@ -403,7 +405,9 @@ def subject_page(*, code: str, category: str | None = None, cursor: str | None =
         return None
     subject = PublicSubject(*row[:12])
     catalog_key, records, counts, under_objection, aliases, etag = row[12:]
-    shown = catalog(catalog_key)
+    if catalog_key != shown.key:  # a catalog loaded since: read again with its categories
+        if catalog(catalog_key).key != shown.key:
+            return subject_page(code=code, category=category, cursor=cursor)
     profile = _profile(shown, subject, categories, records or [], counts or {}, under_objection, aliases or [])
     return SubjectPage(subject=subject, profile=profile, etag=etag, category=category,
                        kind_label=shown.enum_label("subject_type", subject.kind))

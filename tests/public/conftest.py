@@ -96,3 +96,30 @@ def committed(sql: str, undo: str, params: list | None = None):
             yield
         finally:
             conn.execute(undo, params)
+
+
+def database_url(name: str | None = None) -> str:
+    """A URL of the test cluster's database `name` (the test database by default) as the platform's role, for
+    processes started by a test (manage.py, pg_dump)."""
+    from urllib.parse import quote
+
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    name = name or db["NAME"]
+    host, credentials = db["HOST"], f"{quote(db['USER'])}:{quote(db['PASSWORD'] or '', safe='')}"
+    if not host or host.startswith("/"):
+        return f"postgresql://{credentials}@/{name}?host={host}"
+    return f"postgresql://{credentials}@{host}:{db['PORT']}/{name}"
+
+
+def manage(*args: str, database: str | None = None) -> None:
+    """manage.py in a process of its own, on `database` (committed work, which the public connection sees)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    subprocess.run([sys.executable, "manage.py", *args, "-v", "0", "--skip-checks"], cwd=settings.BASE_DIR,
+                   env={**os.environ, "DATABASE_URL": database_url(database)}, check=True)

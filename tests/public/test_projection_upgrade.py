@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from config import embedded
+from tests.public.conftest import database_url, manage
 
 pytestmark = pytest.mark.django_db(databases=["default"])
 
 FIRST_LANDED = Path(__file__).parent / "fixtures" / "public_0002_as_first_landed.sql"
-ROOT = Path(settings.BASE_DIR)
-
-
-def _url(name: str) -> str:
-    db = connections["default"].settings_dict
-    host = db["HOST"]
-    location = f"@{host}:{db['PORT']}" if host and not host.startswith("/") else f"@/{name}?host={host}"
-    if not location.startswith("@/"):
-        location += f"/{name}"
-    return f"postgresql://{quote(db['USER'])}:{quote(db['PASSWORD'] or '', safe='')}{location}"
-
-
-def _manage(name: str, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args, "--noinput", "-v", "0", "--skip-checks"], cwd=ROOT,
-                   env={**os.environ, "DATABASE_URL": _url(name)}, check=True)
 
 
 def _psql(name: str, sql: str) -> None:
-    subprocess.run([str(embedded.pg_bindir() / "psql"), "-XqA", "-v", "ON_ERROR_STOP=1", "-d", _url(name)],
+    subprocess.run([str(embedded.pg_bindir() / "psql"), "-XqA", "-v", "ON_ERROR_STOP=1", "-d", database_url(name)],
                    input=sql, text=True, check=True, capture_output=True)
 
 
@@ -43,9 +25,9 @@ def _projection(name: str) -> str:
     """What the public role's access is made of: public_view and public_projection (objects, definitions,
     grants) and the indexes the lookup reads."""
     dump = subprocess.run([str(embedded.pg_bindir() / "pg_dump"), "--schema-only", "--no-owner",
-                           "-n", "public_view", "-n", "public_projection", "-d", _url(name)],
+                           "-n", "public_view", "-n", "public_projection", "-d", database_url(name)],
                           text=True, check=True, capture_output=True).stdout
-    indexes = subprocess.run([str(embedded.pg_bindir() / "psql"), "-XAtq", "-d", _url(name), "-c",
+    indexes = subprocess.run([str(embedded.pg_bindir() / "psql"), "-XAtq", "-d", database_url(name), "-c",
                               "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'public\\_%' ORDER BY 1"],
                              text=True, check=True, capture_output=True).stdout
     lines = [line for line in dump.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict"))]
@@ -68,12 +50,12 @@ def test_a_database_migrated_before_the_edits_of_0002_ends_with_the_projection_o
     fresh = _projection(connections["default"].settings_dict["NAME"])
     assert "subject_page(q_uscc text, q_id bigint, q_categories text[]" in fresh
 
-    _manage(old_database, "migrate")
-    _manage(old_database, "migrate", "public", "0001")  # 0007's reverse, then 0002's
+    manage("migrate", "--noinput", database=old_database)
+    manage("migrate", "public", "0001", "--noinput", database=old_database)  # 0007's reverse, then 0002's
     _psql(old_database, FIRST_LANDED.read_text())  # the projection as 0002 first made it: plain views
-    _manage(old_database, "migrate", "public", "0006", "--fake")  # as if 0002–0006 had run then
+    manage("migrate", "public", "0006", "--fake", "--noinput", database=old_database)  # as if 0002–0006 ran then
     old = _projection(old_database)
     assert "GRANT SELECT ON TABLE public_view.records TO credit_public" in old  # views the role could read
 
-    _manage(old_database, "migrate", "public")  # 0007
+    manage("migrate", "public", "--noinput", database=old_database)  # 0007
     assert _projection(old_database) == fresh
