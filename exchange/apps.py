@@ -6,4 +6,6 @@ class ExchangeConfig(AppConfig):
     verbose_name = "Exchange with departments"
 
     def ready(self):
-        from exchange import checks  # noqa: F401 - registers the system checks
+        from exchange import checks  # registers the system checks
+
+        checks.refuse_unverified_exchange()

@@ -71,5 +71,28 @@ def test_verification_switched_off_is_an_error_in_an_extranet_process(settings):
 
     settings.EXCHANGE_BENCH_SKIP_VERIFICATION, settings.PLATFORM_ZONE = True, "extranet"
     assert [e.id for e in bench_skip_verification(None)] == ["exchange.E001"]
+    settings.PLATFORM_ZONE = "all"
+    assert [e.id for e in bench_skip_verification(None)] == ["exchange.E001"]
     settings.EXCHANGE_BENCH_SKIP_VERIFICATION = False
     assert bench_skip_verification(None) == []
+
+
+@pytest.mark.parametrize("zone", ["extranet", "all"])
+def test_a_server_with_verification_switched_off_refuses_to_start(zone):
+    """gunicorn runs no system checks: the exchange app itself refuses to load."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {**os.environ, "EXCHANGE_BENCH_SKIP_VERIFICATION": "1", "PLATFORM_ZONE": zone}
+    loaded = subprocess.run([sys.executable, "-c", "import config.wsgi"], cwd=settings.BASE_DIR, env=env,
+                            capture_output=True, text=True)
+    assert loaded.returncode != 0 and "EXCHANGE_BENCH_SKIP_VERIFICATION is on" in loaded.stderr
+    served = subprocess.run([sys.executable, "-c", "import config.wsgi"], cwd=settings.BASE_DIR,
+                            env={**env, "PLATFORM_ZONE": "internet"}, capture_output=True, text=True)
+    assert served.returncode == 0, served.stderr  # a public-site process serves no exchange API
+    bench = subprocess.run([sys.executable, "-c", "import config.wsgi_bench_unverified"], cwd=settings.BASE_DIR,
+                           env=env, capture_output=True, text=True)
+    assert bench.returncode == 0, bench.stderr
