@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,19 @@ class Problem(Exception):
 
     def as_dict(self) -> dict:
         return problem_body(self.status, self.code, self.title, self.detail, **self.extra)
+
+
+class ProblemDocument(serializers.Serializer):
+    """A problem document's shape, for the OpenAPI schema of every API (exchange and public)."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="plain words for a person")
+    code = serializers.CharField(help_text="stable snake_case; each operation lists the ones it may answer")
+
+    class Meta:
+        ref_name = "Problem"
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra) -> dict:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
+from api.problems import ProblemDocument
 
 SIGNATURE_HEADERS = [
     OpenApiParameter("Signature-Input", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
@@ -17,15 +18,7 @@ CONTENT_DIGEST = OpenApiParameter(
     "Content-Digest", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
     description="RFC 9530 Content-Digest of the body as sent, with sha-256 (sha-512 may be added).")
 
-Problem = inline_serializer("Problem", {
-    "type": serializers.URLField(), "title": serializers.CharField(), "status": serializers.IntegerField(),
-    "detail": serializers.CharField(),
-    "code": serializers.CharField(help_text="stable snake_case: signature_missing, signature_malformed, unknown_key, "
-                                            "key_revoked, department_inactive, component_missing, digest_missing, "
-                                            "digest_mismatch, signature_invalid, stale, replay, not_found, "
-                                            "batch_id_conflict, …"),
-})
-
+Problem = ProblemDocument  # the one problem shape; each operation names the codes it may answer
 
 def _problem(text: str) -> OpenApiResponse:
     return OpenApiResponse(Problem, description=text + " (application/problem+json)")

@@ -3,14 +3,6 @@
 from rest_framework import serializers
 
 
-class PublicProblem(serializers.Serializer):
-    type = serializers.URLField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField(help_text="stable: query_too_short, not_found, invalid_cursor, rate_limited")
-
-
 class SearchHitOut(serializers.Serializer):
     code = serializers.CharField(help_text='USCC, or "N-<id>" for a subject without one (natural persons)')
     url = serializers.CharField(help_text="the subject's JSON resource")

@@ -13,15 +13,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.problems import Problem
-from api.public.serializers import PublicProblem, RecordPageOut, SearchPageOut, SubjectOut
+from api.problems import Problem, ProblemDocument
+from api.public.serializers import RecordPageOut, SearchPageOut, SubjectOut
 from public import selectors
 from public.ratelimit import rate_limit_check
 from public.search import MIN_NAME_CHARS, query_parse
 
 
 def _problem(text: str) -> OpenApiResponse:
-    return OpenApiResponse(PublicProblem, description=text + " (application/problem+json)")
+    return OpenApiResponse(ProblemDocument, description=text + " (application/problem+json)")
 
 
 RATE_LIMITED = _problem("rate_limited: too many requests from this address; see Retry-After")

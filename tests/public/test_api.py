@@ -68,4 +68,4 @@ def test_openapi_documents_the_public_api(client):
     assert set(search["responses"]) == {"200", "400", "429"}
     detail = schema["paths"]["/api/v1/public/subjects/{code}"]["get"]
     assert set(detail["responses"]) == {"200", "304", "404", "429"}
-    assert "SubjectOut" in schema["components"]["schemas"] and "PublicProblem" in schema["components"]["schemas"]
+    assert "SubjectOut" in schema["components"]["schemas"] and "Problem" in schema["components"]["schemas"]
