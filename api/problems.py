@@ -1,8 +1,9 @@
 """RFC 9457 problem documents: the one shape every API error takes.
 
-Domain code raises `Problem` (or a subclass) with a stable snake_case `code`;
-the DRF exception handler and the plain-Django handlers below render it as
-`application/problem+json`. Nothing ever renders a stack trace.
+The API layer raises `Problem` with a stable snake_case `code` (domain code raises
+its own errors, which the views map to one); the DRF exception handler and the
+plain-Django handlers below render it as `application/problem+json`. Nothing ever
+renders a stack trace.
 """
 
 from __future__ import annotations
