@@ -37,7 +37,9 @@ def gunicorn_command(*, port: int, workers: int, threads: int | None = None) -> 
     # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
     return [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", "config.gunicorn_worker.ThreadWorker", "--threads", str(threads),
-            "--keep-alive", "5", "--timeout", "60"]
+            "--keep-alive", "5", "--timeout", "60",
+            # gunicorn's control socket is one path per user: servers started side by side would share it
+            "--no-control-socket"]
 
 
 def celery_worker_command(*, concurrency: int) -> list[str]:
