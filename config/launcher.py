@@ -26,7 +26,8 @@ def manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], check=True, cwd=embedded.ROOT)
 
 
-def gunicorn_command(*, port: int, workers: int, threads: int | None = None) -> list[str]:
+def gunicorn_command(*, port: int, workers: int, threads: int | None = None, app: str = "config.wsgi"
+                     ) -> list[str]:
     """The web server as `make run` serves it (tests and benchmarks start the same one).
 
     Threaded workers (WEB_THREADS each) that slow clients cannot starve: an idle connection waits in the
@@ -35,7 +36,7 @@ def gunicorn_command(*, port: int, workers: int, threads: int | None = None) -> 
     --timeout is the worker's heartbeat (its main loop beats while threads serve long requests)."""
     threads = threads or int(os.environ.get("WEB_THREADS", "4"))
     # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
-    return [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+    return [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", "config.gunicorn_worker.ThreadWorker", "--threads", str(threads),
             "--keep-alive", "5", "--timeout", "60",
             # gunicorn's control socket is one path per user: servers started side by side would share it
