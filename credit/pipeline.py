@@ -35,7 +35,7 @@ from exchange.batch_files import open_batch_file
 from exchange.exchange_log import log_lock
 from exchange.models import Batch, BatchRejection, BatchStatus
 from exchange.receipts import batch_receipt_issue
-from validation.batch import BatchParseError, validate_batch
+from validation.batch import BatchParseError, batch_ignored_columns, validate_batch
 from validation.catalog import SUBJECT_KEY, current_catalog
 from validation.parallel import validate_batch_in_workers, validation_workers
 
@@ -167,6 +167,13 @@ def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -
     # than checking it here
     workers = validation_workers() if batch.size_bytes > SMALL_BATCH_BYTES else 0
     with open_batch_file(_storage_path(batch)) as stream:
+        if not start_after:  # the header first: columns it ignores are named in the batch resource and receipt
+            ignored = batch_ignored_columns(stream, category=batch.category, content_type=batch.content_type,
+                                            catalog=catalog)
+            stream.seek(0)
+            if ignored != batch.ignored_columns:
+                Batch.objects.filter(pk=batch.pk).update(ignored_columns=ignored)
+                batch.ignored_columns = ignored
         if workers:
             staged_chunks = validate_batch_in_workers(stream, workers=workers,
                                                       then=functools.partial(stage, as_copy_text=True), **options)

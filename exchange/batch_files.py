@@ -65,39 +65,68 @@ class BatchFileWriter:
         self.buffer.clear()
 
 
+RECORD = 4 + 12 + CHUNK + 16  # a full chunk as stored: length, nonce, ciphertext and tag
+
+
 class _DecryptingReader(io.RawIOBase):
+    """The plaintext, chunk by chunk; seekable (every chunk but the last holds exactly CHUNK bytes, so a
+    position names its chunk), which an Excel batch needs: a zip archive is read from its end first."""
+
     def __init__(self, raw: io.BufferedReader):
-        self.raw, self.aead, self.index, self.pending, self.done = raw, _aead(), 0, b"", False
+        self.raw, self.aead, self.pos, self.loaded, self.plain = raw, _aead(), 0, -1, b""
         if raw.read(len(MAGIC)) != MAGIC:
             raise BatchFileCorrupt("not an encrypted batch file")
+        stored = os.fstat(raw.fileno()).st_size - len(MAGIC)
+        self.chunks = -(-stored // RECORD)
+        if self.chunks == 0:
+            raise BatchFileCorrupt("the batch file ends before its last chunk")
+        raw.seek(len(MAGIC) + (self.chunks - 1) * RECORD)
+        header = raw.read(4)
+        if len(header) < 4:
+            raise BatchFileCorrupt("the batch file is truncated")
+        self.size = (self.chunks - 1) * CHUNK + max(0, struct.unpack(">I", header)[0] - 16)
 
     def readable(self) -> bool:
         return True
 
-    def _next_chunk(self) -> None:
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def _load(self, index: int) -> None:
+        self.raw.seek(len(MAGIC) + index * RECORD)
         header = self.raw.read(4)
         if len(header) < 4:
-            raise BatchFileCorrupt("the batch file ends before its last chunk")
+            raise BatchFileCorrupt("the batch file is truncated")
         (length,) = struct.unpack(">I", header)
+        last = index == self.chunks - 1
+        if not last and length != CHUNK + 16:
+            raise BatchFileCorrupt(f"chunk {index} of the batch file has the wrong length")
         nonce, sealed = self.raw.read(12), self.raw.read(length)
         if len(sealed) != length:
             raise BatchFileCorrupt("the batch file is truncated")
-        for last in (False, True):
-            try:
-                self.pending = self.aead.decrypt(nonce, sealed, _aad(self.index, last))
-            except Exception:  # noqa: BLE001 - InvalidTag: try the other flag, then give up
-                continue
-            self.index += 1
-            self.done = last
-            return
-        raise BatchFileCorrupt(f"chunk {self.index} of the batch file does not decrypt")
+        try:  # the index and the last flag are authenticated: chunks cannot be reordered, dropped or cut off
+            self.plain = self.aead.decrypt(nonce, sealed, _aad(index, last))
+        except Exception as exc:  # noqa: BLE001 - InvalidTag
+            raise BatchFileCorrupt(f"chunk {index} of the batch file does not decrypt") from exc
+        self.loaded = index
 
     def readinto(self, buffer) -> int:
-        while not self.pending and not self.done:
-            self._next_chunk()
-        n = min(len(buffer), len(self.pending))
-        buffer[:n] = self.pending[:n]
-        self.pending = self.pending[n:]
+        if self.pos >= self.size:
+            return 0
+        index, offset = divmod(self.pos, CHUNK)
+        if index != self.loaded:
+            self._load(index)
+        n = min(len(buffer), len(self.plain) - offset)
+        buffer[:n] = memoryview(self.plain)[offset : offset + n]
+        self.pos += n
         return n
 
     def close(self) -> None:
@@ -106,5 +135,5 @@ class _DecryptingReader(io.RawIOBase):
 
 
 def open_batch_file(path: Path) -> io.BufferedReader:
-    """The stored batch, decrypted as it is read (a binary stream of the bytes as received)."""
+    """The stored batch, decrypted as it is read (a seekable binary stream of the bytes as received)."""
     return io.BufferedReader(_DecryptingReader(open(path, "rb")), buffer_size=CHUNK)

@@ -80,6 +80,8 @@ class Batch(models.Model):
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.RECEIVED)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_reason = models.TextField(blank=True, default="")
+    # headings of the file's columns no catalog field claims: not read, named back to the department
+    ignored_columns = models.JSONField(default=list, blank=True)
 
     rows = models.BigIntegerField(default=0)
     accepted = models.BigIntegerField(default=0)

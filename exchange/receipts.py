@@ -33,6 +33,7 @@ def batch_receipt_payload(*, batch: Batch) -> dict:
         "status": batch.status,
         "counts": batch.counts,
         **batch_failure(batch),
+        **({"ignored_columns": batch.ignored_columns} if batch.ignored_columns else {}),  # additive: v1.1
     }
 
 

@@ -20,6 +20,7 @@ def batch_resource(batch: Batch) -> dict[str, Any]:
         "completed_at": batch.completed_at.isoformat() if batch.completed_at else None,
         "rejections_url": f"{base}/rejections",
         "receipt_url": f"{base}/receipt",
+        "ignored_columns": batch.ignored_columns,
     } | batch_failure(batch)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Rejection",
     "ValidRow",
     "ValidatedChunk",
+    "batch_ignored_columns",
     "sniff_batch",
     "validate_batch",
 ]
@@ -75,6 +76,17 @@ def sniff_batch(
     catalog, cat = _category(catalog, category)
     source = open_source(stream, cat, content_type)
     source.lines.close()
+
+
+def batch_ignored_columns(
+    stream: BinaryIO, *, category: str, content_type: str, catalog: Catalog | None = None
+) -> list[str]:
+    """The headings of the batch's columns that no field of the category claims (read no further than the
+    header; a header the batch cannot go on with raises BatchParseError, as validating it would)."""
+    catalog, cat = _category(catalog, category)
+    source = open_source(stream, cat, content_type)
+    source.lines.close()
+    return source.ignored
 
 
 def validate_batch(

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice, repeat
+from itertools import chain, islice
 from typing import BinaryIO
 
 from validation.catalog import Category
@@ -61,8 +61,11 @@ class RawBlock:
 
 @dataclass(frozen=True)
 class MediaType:
-    kind: str  # csv | ndjson
+    kind: str  # csv | ndjson | xlsx
     encoding: str
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def parse_media_type(content_type: str) -> MediaType:
@@ -77,6 +80,8 @@ def parse_media_type(content_type: str) -> MediaType:
         if charset not in {"utf-8", "utf8"}:
             raise BatchParseError("unsupported_media_type", f"NDJSON 批次只接受 UTF-8 编码，收到“{charset}”")
         return MediaType("ndjson", "utf-8")
+    if main == XLSX_TYPE:
+        return MediaType("xlsx", "")
     if main == "text/csv":
         if charset in {"utf-8", "utf8"}:
             return MediaType("csv", "utf-8")
@@ -87,7 +92,7 @@ def parse_media_type(content_type: str) -> MediaType:
         )
     raise BatchParseError(
         "unsupported_media_type",
-        f"不支持的文件类型“{content_type}”，请使用 text/csv 或 application/x-ndjson",
+        f"不支持的文件类型“{content_type}”，请使用 text/csv、application/x-ndjson 或 Excel（.xlsx，{XLSX_TYPE}）",
     )
 
 
@@ -278,7 +283,7 @@ class CsvSource:
             if row < block.first_row:
                 break
             block.last_row = row
-            block.columns = placed_columns(self.fields, zip(*good, strict=True) if good else repeat(()))
+            block.columns = placed_columns(self.fields, list(zip(*good, strict=True)) if good else [()] * ncols)
             del good
             yield block
         if row == 0:
@@ -320,7 +325,7 @@ MAX_IGNORED_LISTED = 100  # a header of 10,000 made-up columns lists the first h
 
 def ignored_columns(header: list[str], columns: list[str | None]) -> list[str]:
     """The headings of the columns no field claims, as the file spells them (an empty one by its position)."""
-    found = [h.strip() or f"（第{i}列，无列名）" for i, (h, c) in enumerate(zip(header, columns), 1) if c is None]
+    found = [h.strip() or f"（第{i}列，无列名）" for i, (h, c) in enumerate(zip(header, columns, strict=True), 1) if c is None]
     return [h[:NAME_CHARS * 2] for h in found[:MAX_IGNORED_LISTED]]
 
 
@@ -328,11 +333,11 @@ def placed_columns(columns: list[str | None], values: Iterable[Sequence]) -> dic
     """field -> raw values, from the values of each column in header order: ignored columns dropped,
     the parts of a joined list field joined with ';' (empty parts left out)."""
     placed: dict[str, Sequence] = {}
-    for name, col in zip(columns, values):
+    for name, col in zip(columns, values, strict=True):
         if name is None:
             continue
         if name in placed:
-            placed[name] = [";".join(p for p in pair if p and p.strip()) for pair in zip(placed[name], col)]
+            placed[name] = [";".join(p for p in pair if p and p.strip()) for pair in zip(placed[name], col, strict=True)]
         else:
             placed[name] = col
     return placed
@@ -378,6 +383,7 @@ class NdjsonSource:
         self.names = [f.name for f in category.fields]
         self.name_set = set(self.names)
         self.fields = self.names
+        self.ignored: list[str] = []  # an unknown key rejects its row instead
 
     def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
         """Rows are numbered from row_base + 1 (a stream that starts mid-batch)."""
@@ -471,8 +477,13 @@ def rows_within(pieces: Iterator[RawBlock], max_rows: int | None) -> Iterator[Ra
         yield piece
 
 
-def open_source(stream: BinaryIO, category: Category, content_type: str) -> CsvSource | NdjsonSource:
+def open_source(stream: BinaryIO, category: Category, content_type: str):
+    """The parser for the batch's media type: CsvSource, NdjsonSource or XlsxSource (a seekable stream)."""
     media = parse_media_type(content_type)
     if media.kind == "ndjson":
         return NdjsonSource(stream, category)
+    if media.kind == "xlsx":
+        from validation.workbook import XlsxSource  # it builds on this module
+
+        return XlsxSource(stream, category)
     return CsvSource(stream, category, media.encoding)

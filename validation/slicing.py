@@ -57,7 +57,8 @@ def batch_slices(
     """The batch's format and its slices (consecutive, slice_rows rows each but the last).
     Raises BatchParseError as `validate_batch` would."""
     media = parse_media_type(content_type)
-    if start_after_row:  # resuming: the parser skips the rows already done
+    # resuming (the parser skips the rows already done), or a workbook (no byte slices: parsed here)
+    if start_after_row or media.kind == "xlsx":
         source = open_source(stream, category, content_type)
         return SliceFormat(media.kind, media.encoding, source.fields), source.blocks(
             slice_rows, start_after_row

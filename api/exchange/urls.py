@@ -1,6 +1,6 @@
 """The departments' exchange API (exchange-protocol.md §4) and the platform JWK Set."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from api.exchange import views
 
@@ -8,6 +8,9 @@ P = "api/v1/exchange/"
 
 urlpatterns: list = [
     path(".well-known/jwks.json", views.JWKSView.as_view(), name="jwks"),
+    path(P + "catalog", views.CatalogView.as_view(), name="exchange-catalog"),
+    re_path(r"^" + P + r"catalog/(?P<category>[a-z_]{1,32})(?P<suffix>\.xlsx)?$", views.CatalogTemplateView.as_view(),
+            name="exchange-catalog-template"),
     path(P + "batches", views.BatchCreateView.as_view(), name="exchange-batches"),
     path(P + "batches/<int:batch_pk>", views.BatchDetailView.as_view(), name="exchange-batch"),
     path(P + "batches/<int:batch_pk>/rejections", views.BatchRejectionsView.as_view(), name="exchange-rejections"),

@@ -45,9 +45,11 @@ from exchange.services.objections import (
 from exchange.signatures.digest import BodyIncomplete, DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
 from validation.field_rules import check_resident_id
+from validation.selectors import catalog_description, category_template_xlsx
 
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-BATCH_TYPES = {"application/x-ndjson", "text/csv"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BATCH_TYPES = {"application/x-ndjson", "text/csv", XLSX}
 PAGE_SIZE = 500
 CONTENT_TYPE_MAX = Batch._meta.get_field("content_type").max_length  # kept with the batch as sent
 MAX_PK = 2**63  # a larger id cannot exist (bigint); answer 404 rather than let PostgreSQL refuse it
@@ -105,6 +107,8 @@ BatchOut = inline_serializer("Batch", {
     "receipt_url": serializers.CharField(),
     "failure_code": serializers.CharField(required=False, help_text="a failed batch only: stable snake_case"),
     "failure_reason": serializers.CharField(required=False, help_text="a failed batch only: why, in plain words"),
+    "ignored_columns": serializers.ListField(child=serializers.CharField(), help_text=(
+        "headings of the file's columns no catalog field claims: not read (§8)")),
 })
 
 
@@ -116,7 +120,8 @@ class BatchCreateView(ExchangeView):
         parameters=[OpenApiParameter("category", OpenApiTypes.STR, required=True),
                     OpenApiParameter("batch_id", OpenApiTypes.STR, required=True,
                                      description="the department's own id, [A-Za-z0-9._:-]{1,128}")],
-        request={"application/x-ndjson": OpenApiTypes.BINARY, "text/csv": OpenApiTypes.BINARY},
+        request={"application/x-ndjson": OpenApiTypes.BINARY, "text/csv": OpenApiTypes.BINARY,
+                 XLSX: OpenApiTypes.BINARY},
         responses={202: BatchOut, 200: OpenApiResponse(BatchOut, description="the same batch again"),
                    403: _problem("category_not_writable"), 409: _problem("batch_id_conflict"),
                    413: _problem("batch_too_large"), 415: _problem("unsupported_media_type")},
@@ -132,7 +137,8 @@ class BatchCreateView(ExchangeView):
         if len(content_type) > CONTENT_TYPE_MAX or media_type.strip().lower() not in BATCH_TYPES or (
                 media_type.strip().lower() == "text/csv" and charset
                 and charset.group(1).lower() not in {"utf-8", "gb18030"}):
-            raise ProblemError("批次须为 application/x-ndjson、text/csv; charset=utf-8 或 text/csv; charset=gb18030"
+            raise ProblemError("批次须为 application/x-ndjson、text/csv; charset=utf-8、text/csv; charset=gb18030"
+                               f" 或 Excel 工作簿（{XLSX}）"
                                f"（Content-Type 不超过 {CONTENT_TYPE_MAX} 个字符）。",
                                code="unsupported_media_type", status=415, title="不支持的内容类型")
         if not self.department.may_write(category):
@@ -212,6 +218,54 @@ class BatchReceiptView(ExchangeView):
                                code="batch_not_finished", status=409, title="批次尚未完成")
         receipt = batch.receipt or batch_receipt_issue(batch=batch)  # issued by the pipeline; never missing
         return HttpResponse(receipt, content_type="application/jose")
+
+
+CatalogFieldOut = inline_serializer("CatalogField", {
+    "name": serializers.CharField(), "label": serializers.CharField(), "type": serializers.CharField(),
+    "required": serializers.BooleanField(),
+    "headings": serializers.ListField(child=serializers.CharField(), help_text=(
+        "every column heading accepted for the field: the standard's, the label, the name, aliases, pinyin codes")),
+    "enum": serializers.ListField(child=serializers.DictField(), required=False),
+}, many=True)
+CatalogOut = inline_serializer("Catalog", {
+    "version": serializers.IntegerField(),
+    "categories": inline_serializer("CatalogCategory", {
+        "name": serializers.CharField(), "label": serializers.CharField(),
+        "natural_key": serializers.ListField(child=serializers.CharField()), "fields": CatalogFieldOut,
+        "rules": serializers.ListField(child=serializers.DictField())}, many=True),
+})
+
+
+class CatalogView(ExchangeView):
+    @exchange_schema(operation_id="catalog", summary="The categories this department may write: fields, rules, "
+                                                     "accepted column headings (§8)",
+                     responses={200: CatalogOut})
+    def get(self, request):
+        return Response(catalog_description(categories=list(self.department.write_categories)))
+
+
+class CatalogTemplateView(ExchangeView):
+    @exchange_schema(
+        operation_id="catalog_template", summary="An .xlsx template of a category, headed by the standard's headings",
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, required=False, enum=["xlsx"],
+                                     description="catalog/{category}?format=xlsx is the same as catalog/{category}.xlsx")],
+        responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="the workbook"),
+                   403: _problem("category_not_writable"), 404: _problem("not_found")},
+    )
+    def get(self, request, category: str, suffix: str = ""):
+        if not suffix and request.query_params.get("format") != "xlsx":
+            raise ProblemError("模板只有 Excel 格式：请求 catalog/{category}.xlsx 或 ?format=xlsx。",
+                               code="not_found", status=404, title="未找到")
+        if not self.department.may_write(category):
+            raise ProblemError(f"本部门（{self.department.code}）无权报送 {category} 类信息。",
+                               code="category_not_writable", status=403, title="无权报送该类别")
+        try:
+            workbook = category_template_xlsx(category=category)
+        except KeyError:  # a category granted to the department that the loaded catalog does not have (any more)
+            raise ProblemError(f"目录中没有类别“{category}”。", code="not_found", status=404, title="未找到") from None
+        response = HttpResponse(workbook, content_type=XLSX)
+        response["Content-Disposition"] = f'attachment; filename="{category}.xlsx"'
+        return response
 
 
 SUBJECT_PAGING = [

@@ -34,10 +34,14 @@ def _print(data) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".xlsx": XLSX}
+
+
 def _content_type(path: Path, given: str | None) -> str:
     if given:
         return given
-    return "text/csv; charset=utf-8" if path.suffix.lower() == ".csv" else "application/x-ndjson"
+    return CONTENT_TYPES.get(path.suffix.lower(), "application/x-ndjson")
 
 
 def push(session: ExchangeSession, args) -> int:
@@ -62,6 +66,7 @@ def push(session: ExchangeSession, args) -> int:
         batch = session.request("GET", f"batches/{batch['id']}").json()
     _print(batch)
     _say_why_failed(batch)
+    _say_ignored(batch)
     _, payload = session.receipt(batch["id"])
     if payload["content_digest"] != digest or payload["batch"] != batch["id"]:
         raise ExchangeError("the receipt does not match the batch that was sent")
@@ -75,10 +80,16 @@ def _say_why_failed(batch: dict) -> None:
               file=sys.stderr)
 
 
+def _say_ignored(batch: dict) -> None:
+    if batch.get("ignored_columns"):
+        print(f"columns not in the catalog, ignored: {'、'.join(batch['ignored_columns'])}", file=sys.stderr)
+
+
 def status(session: ExchangeSession, args) -> int:
     batch = session.request("GET", f"batches/{args.batch}").json()
     _print(batch)
     _say_why_failed(batch)
+    _say_ignored(batch)
     return 0
 
 
@@ -132,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--category", required=True)
     p.add_argument("--batch-id", help="your id for this batch (default: file name + digest prefix)")
-    p.add_argument("--content-type", help="default: by extension (.csv → text/csv; charset=utf-8, else NDJSON)")
+    p.add_argument("--content-type", help="default: by extension (.csv → text/csv; charset=utf-8, "
+                   ".xlsx → Excel, else NDJSON)")
     p.add_argument("--no-wait", action="store_true")
     p.add_argument("--poll", type=float, default=2.0)
     for name in ("status", "rejections", "receipt"):

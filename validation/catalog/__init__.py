@@ -45,6 +45,11 @@ class FieldDef:
     not_future: bool = False
     code: bool = False  # normalise like a code: half-width, upper case, no spaces
     aliases: tuple[str, ...] = ()  # other column headings that mean this field (department systems' exports)
+    heading: str | None = None  # the national standard's heading, where it is not the label (templates)
+
+    @property
+    def template_heading(self) -> str:
+        return self.heading or self.label
 
     @property
     def is_code(self) -> bool:
@@ -103,7 +108,7 @@ class Category:
         """(matching form, field) for every heading of every field, a field's own heading once."""
         claims = []
         for f in self.fields:
-            keys = dict.fromkeys(heading_key(h) for h in (f.name, f.label, *f.aliases))
+            keys = dict.fromkeys(heading_key(h) for h in (f.name, f.label, f.template_heading, *f.aliases))
             claims += [(key, f) for key in keys]
         return claims
 

@@ -16,7 +16,8 @@ from exchange.models import Batch, Department
 from exchange.selectors import batch_resource
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
 
-CONTENT_TYPES = {".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson", ".csv": "text/csv"}
+CONTENT_TYPES = {".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson", ".csv": "text/csv",
+                 ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def worker_listening(queue: str) -> bool:
@@ -31,14 +32,14 @@ def worker_listening(queue: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Ingest a local batch file (CSV or NDJSON) as a department would submit it, and wait for the result."
+    help = "Ingest a local batch file (CSV, NDJSON or Excel .xlsx) as a department would submit it, and wait for the result."
 
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--department", required=True, help="department code, e.g. HN-SCJG")
         parser.add_argument("--category", required=True)
         parser.add_argument("--batch-id", help="the department's batch id (default: file name + digest)")
-        parser.add_argument("--content-type", help="default: from the extension (.csv, .ndjson, .jsonl)")
+        parser.add_argument("--content-type", help="default: from the extension (.csv, .ndjson, .jsonl, .xlsx)")
         parser.add_argument("--encoding", default="utf-8", help="CSV charset: utf-8 (default) or gb18030")
         parser.add_argument("--json", action="store_true", help="print the batch resource as JSON")
         parser.add_argument("--no-progress", action="store_true")
@@ -73,6 +74,8 @@ class Command(BaseCommand):
             self.stdout.write(f"batch {batch.pk} ({batch.batch_id}) {batch.status}: {counts}")
             if batch.failure_reason:
                 self.stdout.write(f"failed: {batch.failure_code}: {batch.failure_reason}")
+            if batch.ignored_columns:
+                self.stdout.write(f"columns not in the catalog, ignored: {'、'.join(batch.ignored_columns)}")
 
     def _wait(self, batch: Batch, *, show: bool) -> Batch:
         bar = tqdm(desc="validating", unit=" rows", file=sys.stderr, disable=not show)
