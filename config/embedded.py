@@ -381,6 +381,18 @@ def ensure_started() -> None:
             ensure_redis()
 
 
+def owns_database() -> bool:
+    """True when the database is this checkout's embedded cluster (DATABASE_URL unset)."""
+    return not os.environ.get("DATABASE_URL")
+
+
+def postgres_restart() -> None:
+    """Restart the embedded PostgreSQL at once (fast shutdown: open sessions are cut), for fault tests."""
+    with _lock():
+        _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_LOG), "-m", "fast", "-w",
+                     "-t", "60", "restart"], check=True, capture_output=True)
+
+
 def stop() -> None:
     with _lock():
         if (REDIS_DIR / "redis.pid").exists():
