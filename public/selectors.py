@@ -26,6 +26,7 @@ T = TypeVar("T")
 PAGE_SIZE = 20  # search hits a page
 RECORDS_PAGE_SIZE = 20  # a subject's records of one category a page
 MATCH_CAP = 1000  # a search lists at most this many matches; more means "be more specific"
+COUNT_CAP = 1000  # a subject's records of a category are counted up to this; the count says "more than" beyond
 ETAG_VERSION = "2"  # bump when pages change shape, so caches drop old copies
 
 
@@ -314,8 +315,16 @@ class ShownCategory:
     name: str
     label: str
     records: list[ShownRecord]
-    total: int  # its public records, on this page and others
+    total: int  # its public records, on this page and others, counted up to COUNT_CAP + 1
     next_cursor: str | None  # None: no more
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+    @property
+    def counted(self) -> int:
+        return min(self.total, COUNT_CAP)
 
 
 @dataclass
@@ -332,6 +341,7 @@ class SubjectProfile:
 
     @property
     def penalties(self) -> int:
+        """Up to COUNT_CAP + 1 (more than COUNT_CAP)."""
         return self._total("admin_penalty")
 
     @property

@@ -12,7 +12,7 @@ class SearchHitOut(serializers.Serializer):
                                              "empty when not registered")
     id_number_masked = serializers.CharField(allow_null=True, help_text="natural persons: 4301**********123X")
     former_name = serializers.CharField(allow_null=True, help_text="the former name that matched, if any")
-    penalties = serializers.IntegerField(help_text="administrative penalties in publicity")
+    penalties = serializers.IntegerField(help_text="administrative penalties in publicity, counted up to 1000")
     black_listed = serializers.BooleanField(help_text="on a black list (严重失信主体名单) in publicity: 失信")
     red_listed = serializers.BooleanField(help_text="on a red list (守信激励名单) in publicity: 守信")
     under_objection = serializers.BooleanField(help_text="a public record is under objection: 异议处理中")
@@ -58,7 +58,7 @@ class SubjectOut(serializers.Serializer):
     registration_no = serializers.ListField(child=serializers.CharField())
     org_code = serializers.ListField(child=serializers.CharField())
     registration = RegistrationOut(allow_null=True)
-    penalties = serializers.IntegerField()
+    penalties = serializers.IntegerField(help_text="administrative penalties in publicity, counted up to 1000")
     black_listed = serializers.BooleanField()
     red_listed = serializers.BooleanField()
     under_objection = serializers.BooleanField()
@@ -67,7 +67,9 @@ class SubjectOut(serializers.Serializer):
                                               "black_list, …): the first page (20, newest first) of the records in "
                                               "publicity today")
     record_counts = serializers.DictField(child=serializers.IntegerField(),
-                                          help_text="per category: all its records in publicity today")
+                                          help_text="per category: its records in publicity today, counted up to 1000")
+    record_counts_capped = serializers.DictField(child=serializers.BooleanField(),
+                                                 help_text="per category: more than 1000 (record_counts says 1000)")
     records_next = serializers.DictField(child=serializers.URLField(allow_null=True),
                                          help_text="per category: the link to the next page of records (null: none)")
 
@@ -76,6 +78,8 @@ class RecordPageOut(serializers.Serializer):
     code = serializers.CharField()
     category = serializers.CharField()
     label = serializers.CharField()
-    total = serializers.IntegerField(help_text="the subject's records of this category in publicity today")
+    total = serializers.IntegerField(help_text="the subject's records of this category in publicity today, "
+                                               "counted up to 1000")
+    capped = serializers.BooleanField(help_text="more than 1000: total says 1000")
     results = RecordOut(many=True)
     next = serializers.URLField(allow_null=True, help_text="the next page (null: this is the last)")

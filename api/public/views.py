@@ -90,7 +90,8 @@ class SubjectSearchView(PublicView):
             "results": [
                 {"code": h.code, "url": reverse("public-api:subject", kwargs={"code": h.code}), "name": h.name,
                  "kind": h.kind, "status": h.status, "id_number_masked": h.id_number_masked,
-                 "former_name": h.former_name, "penalties": h.penalties, "black_listed": h.black_listed,
+                 "former_name": h.former_name, "penalties": min(h.penalties, selectors.COUNT_CAP),
+                 "black_listed": h.black_listed,
                  "red_listed": h.red_listed, "under_objection": h.under_objection}
                 for h in result.hits
             ],
@@ -126,10 +127,11 @@ class SubjectDetailView(PublicView):
                                          for f, _ in profile.registration.shown},
                               "source_department": profile.registration.department,
                               "updated_at": profile.registration.updated_at} if profile.registration else None),
-            "penalties": profile.penalties, "black_listed": profile.black_listed,
+            "penalties": min(profile.penalties, selectors.COUNT_CAP), "black_listed": profile.black_listed,
             "red_listed": profile.red_listed, "under_objection": profile.under_objection,
             "records": {c.name: [_record_out(r) for r in c.records] for c in profile.categories},
-            "record_counts": {c.name: c.total for c in profile.categories},
+            "record_counts": {c.name: c.counted for c in profile.categories},
+            "record_counts_capped": {c.name: c.capped for c in profile.categories},
             "records_next": {c.name: _next_url(request, subject, c) for c in profile.categories},
         }
         return Response(SubjectOut(body).data, headers={"ETag": etag})
@@ -153,6 +155,7 @@ class SubjectRecordsView(PublicView):
         if page is None:
             raise Problem("没有这个公开的信用主体或信息类别。", code="not_found", status=404, title="未找到")
         shown = page.profile.categories[0]
-        body = {"code": page.subject.code, "category": shown.name, "label": shown.label, "total": shown.total,
+        body = {"code": page.subject.code, "category": shown.name, "label": shown.label, "total": shown.counted,
+                "capped": shown.capped,
                 "results": [_record_out(r) for r in shown.records], "next": _next_url(request, page.subject, shown)}
         return Response(RecordPageOut(body).data, headers={"ETag": quote_etag(page.etag)})
