@@ -99,9 +99,10 @@ class XlsxSource:
         with self.workbook._archive.open(sheet._worksheet_path) as xml:  # the read-only sheet's own part
             while piece := xml.read(_SCAN_BYTES):
                 text = tail + piece
-                found = [m.decode() for m in _MERGE.findall(text)]
-                if found:
-                    break
+                if b"mergeCell" in text:  # the regex only where a merge is written
+                    found = [m.decode() for m in _MERGE.findall(text)]
+                    if found:
+                        break
                 tail = text[-200:]  # a tag cut in two by the piece's end
         if found:
             self.close()

@@ -47,6 +47,6 @@ def test_ingest_prints_the_batch_resource(tmp_path):
                  no_progress=True, stdout=out)
     resource = json.loads(out.getvalue())
     assert set(resource) == {"id", "batch_id", "category", "status", "counts", "received_at", "completed_at",
-                             "rejections_url", "receipt_url"}
+                             "rejections_url", "receipt_url", "ignored_columns"}
     assert (resource["batch_id"], resource["status"]) == ("csv-1", "completed")
     assert resource["counts"]["rows"] == 1
