@@ -313,6 +313,8 @@ SECRETS = {
     "FIELD_ENCRYPTION_KEY": lambda: secrets.token_hex(32),
     "BLIND_INDEX_KEY": lambda: secrets.token_hex(32),
     "DEMO_OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(12),
+    # the demo operator's TOTP key (hex, as django-otp keeps it): `oathtool --totp <key>` gives the console's token
+    "DEMO_OPERATOR_TOTP_KEY": lambda: secrets.token_hex(20),
     "EMBEDDED_DB_PASSWORD": lambda: secrets.token_hex(24),
     "EMBEDDED_PUBLIC_DB_PASSWORD": lambda: secrets.token_hex(24),
 }

@@ -144,7 +144,8 @@ def run() -> int:
     supervisor.start()
     print(f"\n  Platform running on http://127.0.0.1:{port}/  (Ctrl-C stops it)\n"
           f"  Operators' console: http://127.0.0.1:{port}/admin/  user 'operator', "
-          f"password DEMO_OPERATOR_PASSWORD in {embedded.SECRETS_FILE}\n", flush=True)
+          f"password DEMO_OPERATOR_PASSWORD in {embedded.SECRETS_FILE},\n"
+          f"  second factor: oathtool --totp <DEMO_OPERATOR_TOTP_KEY of the same file>\n", flush=True)
     stopping = False
 
     def stop(*_):

@@ -24,15 +24,18 @@ if PLATFORM_ZONE not in {"extranet", "intranet", "internet", "all"}:
 ROOT_URLCONF = f"config.urls.{PLATFORM_ZONE}"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ops.console_app.ConsoleAdminConfig",  # Django's admin on a site that asks for a TOTP token (ops/console.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files of the platform's own
     "django_filters",
     "validation",
     "exchange",
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the console's second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -179,7 +183,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Signed exchange API for departments (exchange-protocol v1) and the public credit lookup API.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # served from the platform's static files: a government intranet reaches no CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# TOTP devices name the platform in authenticator apps
+OTP_TOTP_ISSUER = "信用信息共享平台"
 
 LOGGING = {
     "version": 1,

@@ -17,7 +17,9 @@ class Department(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "部门"
         ordering = ["code"]
+        permissions = [("deactivate_department", "可停用部门")]
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=r"^[A-Z0-9-]{2,32}$"), name="department_code_format"),
         ]
@@ -43,7 +45,9 @@ class DepartmentKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "部门签名密钥"
         ordering = ["keyid"]
+        permissions = [("revoke_departmentkey", "可吊销部门签名密钥")]
         constraints = [
             models.CheckConstraint(condition=Q(keyid__regex=r"^[A-Za-z0-9._:-]{1,64}$"), name="department_key_keyid_format"),
         ]
@@ -106,7 +110,10 @@ class Batch(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "批次"
         ordering = ["-id"]
+        # the stored file holds what the department sent, ID numbers included: a permission of its own
+        permissions = [("download_batch_file", "可下载批次原始文件")]
         constraints = [
             models.UniqueConstraint(fields=["department", "batch_id"], name="batch_unique_client_id"),
             models.CheckConstraint(condition=Q(rows=F("accepted") + F("rejected")) | ~Q(status="completed"),
@@ -137,6 +144,7 @@ class BatchRejection(models.Model):
     message = models.TextField()
 
     class Meta:
+        verbose_name = verbose_name_plural = "行级拒收原因"
         ordering = ["batch", "row", "id"]
         constraints = [
             # a re-run chunk inserts with ON CONFLICT DO NOTHING: never twice
@@ -163,7 +171,9 @@ class ExchangeLogEntry(models.Model):
     entry_hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "交换日志条目"
         ordering = ["index"]
+        permissions = [("verify_exchange_log", "可校验交换日志链")]
 
     def __str__(self) -> str:
         return f"log #{self.index} {self.kind}"

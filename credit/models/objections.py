@@ -26,6 +26,7 @@ class Objection(models.Model):
     raised_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = verbose_name_plural = "异议"
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(status="open", decided_at__isnull=True)

@@ -49,6 +49,7 @@ class Record(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "记录"
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["category", "natural_key"], name="record_unique_natural_key"),
@@ -84,6 +85,7 @@ class RecordVersion(models.Model):
     valid_to = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "记录版本"
         ordering = ["record", "version"]
         constraints = [
             models.UniqueConstraint(fields=["record", "version"], name="record_version_unique"),
@@ -110,6 +112,7 @@ class RecordSource(models.Model):
     last_seen_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = verbose_name_plural = "记录来源"
         ordering = ["record", "department"]
         constraints = [
             models.UniqueConstraint(fields=["record", "department"], name="record_source_unique"),

@@ -34,6 +34,7 @@ class Subject(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "信用主体"
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["uscc"], condition=Q(uscc__isnull=False), name="subject_unique_uscc"),
@@ -68,6 +69,7 @@ class SubjectAlias(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = verbose_name_plural = "主体曾用名与旧代码"
         ordering = ["subject", "kind", "id"]
         constraints = [
             models.UniqueConstraint(fields=["subject", "kind", "value_key"], name="subject_alias_unique"),

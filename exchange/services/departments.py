@@ -103,9 +103,10 @@ def department_key_add(*, department_code: str, keyid: str, public_key_pem: byte
 
 
 @transaction.atomic
-def department_key_revoke(*, keyid: str, reason: str = "", at: dt.datetime | None = None) -> Outcome:
+def department_key_revoke(*, keyid: str, reason: str = "", at: dt.datetime | None = None, by: str = "") -> Outcome:
     """From `at` (default: now) the key's requests answer 401 key_revoked: every request looks its key up
-    afresh, so the very next one is refused. Entered in the exchange log; revoking again changes nothing."""
+    afresh, so the very next one is refused. Entered in the exchange log (with `by`, the operator's account,
+    when the console revokes); revoking again changes nothing."""
     log_lock()  # before the key's row: the lock order of credit/locks.py
     key = DepartmentKey.objects.select_for_update().select_related("department").filter(keyid=keyid).first()
     if key is None:
@@ -115,12 +116,13 @@ def department_key_revoke(*, keyid: str, reason: str = "", at: dt.datetime | Non
     key.revoked_at = at or timezone.now()
     key.save(update_fields=["revoked_at"])
     log_append(kind="department_key_revoked", department_code=key.department.code,
-               payload={"keyid": keyid, "reason": reason.strip(), "revoked_at": key.revoked_at.isoformat()})
+               payload={"keyid": keyid, "reason": reason.strip(), "revoked_at": key.revoked_at.isoformat(),
+                        **({"by": by} if by else {})})
     return Outcome(key, False, True)
 
 
 @transaction.atomic
-def department_deactivate(*, code: str, reason: str) -> Outcome:
+def department_deactivate(*, code: str, reason: str, by: str = "") -> Outcome:
     """From now on the department's keys are refused (401 department_inactive). Its records stay as they
     are, public where publicity says so, and nobody may change them until they are transferred."""
     if not reason.strip():
@@ -133,7 +135,8 @@ def department_deactivate(*, code: str, reason: str) -> Outcome:
         return Outcome(department, False, False)
     department.active = False
     department.save(update_fields=["active", "updated_at"])
-    log_append(kind="department_deactivated", department_code=code, payload={"reason": reason.strip()})
+    log_append(kind="department_deactivated", department_code=code,
+               payload={"reason": reason.strip(), **({"by": by} if by else {})})
     return Outcome(department, False, True)
 
 

@@ -55,3 +55,18 @@ def test_no_demo_private_key_is_committed():
     tracked = subprocess.run(["git", "grep", "-l", "PRIVATE KEY-----", "--", "fixtures"], cwd=ROOT,
                              capture_output=True, text=True)
     assert tracked.stdout == ""
+
+
+def test_the_demo_operator_signs_in_with_the_password_and_totp_key_of_var_secrets(settings, tmp_path):
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from config.env import secret
+
+    settings.DEMO_KEY_DIR = tmp_path / "demo-keys"
+    load_demo()
+    operator = get_user_model().objects.get(username="operator")
+    assert operator.check_password(secret("DEMO_OPERATOR_PASSWORD"))
+    device = TOTPDevice.objects.get(user=operator)
+    assert device.key == secret("DEMO_OPERATOR_TOTP_KEY")
+    assert device.verify_token(f"{TOTP(bytes.fromhex(secret('DEMO_OPERATOR_TOTP_KEY'))).token():06d}")

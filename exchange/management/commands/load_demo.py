@@ -40,10 +40,10 @@ class Command(BaseCommand):
                              category=item["category"], batch_id=item["batch_id"], stdout=self.stdout)
 
     def _demo_operator(self):
-        """An operator account for the intranet console; its password is in var/secrets.env."""
-        User = get_user_model()
-        user, created = User.objects.get_or_create(username="operator", defaults={"is_staff": True, "is_superuser": True})
-        if created:
-            user.set_password(secret("DEMO_OPERATOR_PASSWORD"))
-            user.save(update_fields=["password"])
-            self.stdout.write("demo operator 'operator' created (password: DEMO_OPERATOR_PASSWORD in var/secrets.env)")
+        """An operator account for the intranet console; its password and TOTP key are in var/secrets.env."""
+        if get_user_model().objects.filter(username="operator").exists():
+            return
+        call_command("createoperator", "operator", superuser=True, password=secret("DEMO_OPERATOR_PASSWORD"),
+                     totp_key=secret("DEMO_OPERATOR_TOTP_KEY"), stdout=self.stdout)
+        self.stdout.write("demo operator 'operator': password DEMO_OPERATOR_PASSWORD, TOTP key DEMO_OPERATOR_TOTP_KEY "
+                          "in var/secrets.env (`oathtool --totp <key>` gives a token)")
