@@ -133,3 +133,19 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def console_groups(db):
+    """The console's groups as exchange migration 0007 makes them: a flush (transactional tests, the public
+    store's teardown) empties auth_group, and only that migration, run again on its own state, makes them."""
+    import importlib
+
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if not Group.objects.filter(name="viewer").exists():
+        migration = ("exchange", "0007_console_groups")
+        state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
+        importlib.import_module("exchange.migrations.0007_console_groups").create_groups(state.apps, None)

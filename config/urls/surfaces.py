@@ -2,8 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
+from api.docs import RedocView
 from api.health import healthz
 
 common = [
@@ -17,7 +18,7 @@ extranet = [
 
 intranet = [
     path("admin/", admin.site.urls),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", RedocView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 internet = [

@@ -17,7 +17,7 @@ from exchange.models import Batch, Department, DepartmentKey, ExchangeLogEntry
 from exchange.services.batches import batch_receive
 from ops.operators import operator_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("console_groups")]
 CHANGES = "/api/v1/exchange/changes"
 PASSWORD = "correct horse battery staple"
 
