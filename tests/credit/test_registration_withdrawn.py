@@ -15,7 +15,7 @@ from tests.credit.factories import ingest, penalty, registration, uscc
 def _public_page(code: str) -> list:
     with connection.cursor() as cursor:
         cursor.execute("SELECT json_build_array(p.legal_representative, p.status, p.address, p.registration_authority,"
-                       " p.registered, p.name)::text FROM public_projection.subject_pages p WHERE p.uscc = %s", [code])
+                       " p.registered, p.name)::text FROM public_projection.subjects p WHERE p.uscc = %s", [code])
         row = cursor.fetchone()
         return json.loads(row[0]) if row else None
 
