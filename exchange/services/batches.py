@@ -3,6 +3,7 @@ log it, and hand it to the pipeline (credit.pipeline) after commit."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -37,15 +38,30 @@ class CategoryNotWritable(Exception):
     """The department may not write this category (→ 403)."""
 
 
+class StorageUnavailable(Exception):
+    """The batch store cannot be written now (a full disk, a missing mount): nothing was kept (→ 503)."""
+
+
+@contextlib.contextmanager
+def _storage_writes():
+    """OSError from the batch store (not from reading the request) means: try again later."""
+    try:
+        yield
+    except OSError as exc:
+        log.error("batch storage cannot be written: %s", exc)
+        raise StorageUnavailable("平台的批次存储暂时无法写入，本批次未保存；请稍后重新报送。") from exc
+
+
 def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
     """Stream the body, encrypted, to a temporary file, then rename it to its
     content-addressed path. Returns (relative path, content digest of the body as
     received, size)."""
     root = Path(settings.BATCH_STORAGE_DIR)
-    (root / "tmp").mkdir(parents=True, exist_ok=True)
     max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS
     sha, size, rows = hashlib.sha256(), 0, RowCounter(is_csv=is_csv)
-    fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
+    with _storage_writes():
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
     try:
         with os.fdopen(fd, "wb") as raw:
             out = BatchFileWriter(raw)  # encrypted at rest: a batch may hold ID numbers
@@ -57,13 +73,16 @@ def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
                 if rows.rows > max_rows:
                     raise BatchTooLarge(f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送。")
                 sha.update(chunk)
-                out.write(chunk)
-            out.close()
+                with _storage_writes():
+                    out.write(chunk)
+            with _storage_writes():
+                out.close()
         hexdigest = sha.hexdigest()
         relative = f"{hexdigest[:2]}/{hexdigest}"
         final = root / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)  # same content, same path: replacing it changes nothing
+        with _storage_writes():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)  # same content, same path: replacing it changes nothing
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
