@@ -1,5 +1,5 @@
 """Objections (异议) raised against a record; the supplying department decides them
-(exchange-protocol §4). Minimal for now: the enterprise portal will raise them."""
+(exchange-protocol §4). Enterprises file them for their own records (portal.md §3, credit/objections.py)."""
 
 from django.db import models
 from django.db.models import Q
@@ -24,6 +24,10 @@ class Objection(models.Model):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     raised_at = models.DateTimeField(default=timezone.now)
+    due_on = models.DateField(null=True, blank=True)  # 7 working days after filing (portal.md §3)
+    # evidence the enterprise attached: a file under BATCH_STORAGE_DIR, encrypted like batch files
+    evidence_path = models.CharField(max_length=300, blank=True, default="")
+    evidence_type = models.CharField(max_length=40, blank=True, default="")  # as its content showed it
 
     class Meta:
         verbose_name = verbose_name_plural = "异议"
@@ -32,6 +36,8 @@ class Objection(models.Model):
             models.CheckConstraint(condition=Q(status="open", decided_at__isnull=True)
                                    | (~Q(status="open") & Q(decided_at__isnull=False)),
                                    name="objection_decided_iff_closed"),
+            # a second open objection on one record is refused by the database, not by a check-then-act
+            models.UniqueConstraint(fields=["record"], condition=Q(status="open"), name="objection_one_open"),
         ]
         indexes = [models.Index(fields=["status", "record"], name="objection_status_record")]
 
