@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "credit",
     "api",
     "public",
+    "portal",
     "ops",
 ]
 
@@ -82,6 +83,14 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+
+# Django's own password validators: enterprise portal accounts (portal.md §1, weak_password) and the console
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 DATABASE_URL = env("DATABASE_URL") or embedded.database_url()
 DATABASES = {"default": database_from_url(DATABASE_URL)}
@@ -190,6 +199,9 @@ SPECTACULAR_SETTINGS = {
 }
 # TOTP devices name the platform in authenticator apps
 OTP_TOTP_ISSUER = "信用信息共享平台"
+# A code is accepted within ±1 step of the platform's clock, always (portal.md §1): no learning of a device's
+# drift, which would shift the window after one early or late code
+OTP_TOTP_SYNC = False
 
 LOGGING = {
     "version": 1,

@@ -86,3 +86,15 @@ def publicity_reason_sql(*, state: str, never: str, repaired: str, starts: str, 
         "ELSE 'public' END"
     )
 
+
+
+# The reason `publicity_reason_sql` stored, as the enterprise portal names it (portal.md §2, not_public_reason)
+_NOT_PUBLIC_REASONS = {"not_yet": "not_yet_public", "expired": "publicity_ended", "procedure_simple": "simple_procedure"}
+
+
+def not_public_reason(stored_reason: str) -> str | None:
+    """Why a record is not public, from the reason stored with it: withdrawn, repaired, publicity_ended,
+    not_yet_public, simple_procedure, usage_scope_shared, usage_scope_authorized; None when it is public."""
+    if stored_reason == "public":
+        return None
+    return _NOT_PUBLIC_REASONS.get(stored_reason, stored_reason)

@@ -112,13 +112,17 @@ def record_sources(records: list[Record]) -> dict[int, list[str]]:
     return sources
 
 
-def record_versions(records: list[Record], *, department_id: int | None) -> dict[int, list[dict]]:
+def record_versions(records: list[Record], *, department_id: int | None,
+                    subject_itself: bool = False) -> dict[int, list[dict]]:
     """Per record id, its versions oldest first as `{version, op, valid_from, data}`, in one query. A version
     whose own payload was `usage_scope = authorized` is shown under the same rule as a record
-    (`records_visible_to`, the version's sender standing for the owner it was sent by)."""
+    (`records_visible_to`, the version's sender standing for the owner it was sent by); the subject itself
+    (`subject_itself`, the enterprise portal) sees every version of its records."""
     versions = defaultdict(list)
-    for v in (RecordVersion.objects.filter(records_visible_to(department_id=department_id), record__in=records)
-              .order_by("record_id", "version").values("record_id", "version", "op", "valid_from", "payload")):
+    shown = RecordVersion.objects.filter(record__in=records)
+    if not subject_itself:
+        shown = shown.filter(records_visible_to(department_id=department_id))
+    for v in shown.order_by("record_id", "version").values("record_id", "version", "op", "valid_from", "payload"):
         versions[v["record_id"]].append({"version": v["version"], "op": v["op"],
                                          "valid_from": v["valid_from"].isoformat(), "data": v["payload"]})
     return versions

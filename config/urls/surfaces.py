@@ -23,4 +23,6 @@ intranet = [
 
 internet = [
     path("", include("api.public.urls")),
+    path("api/v1/portal/", include("api.portal.urls")),
+    path("portal/", include("portal.urls")),
 ]
