@@ -5,11 +5,12 @@ only the locks it needs, and never one from higher up the list after one from fu
 
 1. the exchange log lock (`exchange.exchange_log.log_lock`, transaction-level advisory): taken FIRST by
    every transaction that will append to the exchange log — batch intake, a batch's finish and receipt,
-   an objection decision, department changes, record transfers — before it reads-for-update or writes a
+   an objection or repair decision, department changes, record transfers — before it reads-for-update or writes a
    single row. Whoever waits for it holds nothing, so it can never close a cycle.
 2. the merge lock (`merge_lock`, transaction-level advisory): record merges, publicity transitions,
    credit repair, record transfers.
-3. row locks, each kind in primary-key order: departments, batches, subjects, records, objections.
+3. row locks, each kind in primary-key order: departments, batches, subjects, records, objections,
+   repair requests.
    Implicit ones count too: an INSERT that meets a unique key another transaction is writing waits for
    it, and a deferred foreign-key check takes FOR KEY SHARE on the referenced row at COMMIT.
 

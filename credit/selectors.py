@@ -6,10 +6,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 
+from credit.authorizations import authorization_current
 from credit.identity import code_normalise, id_number_index
-from credit.models import ChangeFeedEntry, Record, RecordSource, RecordVersion, Subject, SubjectAlias
+from credit.models import (
+    Authorization,
+    ChangeFeedEntry,
+    Record,
+    RecordSource,
+    RecordVersion,
+    Subject,
+    SubjectAlias,
+)
 from credit.models.duplicates import ConflictingDuplicate
 from credit.models.feed import ChangeKind
 from credit.models.subjects import AliasKind, SubjectKind
@@ -25,13 +34,19 @@ def _cursor_decode(cursor: str | None) -> int:
     return max(value, 0)
 
 
-def records_visible_to(*, department_id: int | None, via: str = "") -> Q:
+def records_visible_to(*, department_id: int | None, via: str = "", subject: str = "") -> Q:
     """The records a department may see in categories it may read (exchange-protocol §8, "Authorised rows"):
-    every record except `usage_scope = authorized` ones, which only their owner sees. The one place where
-    the subjects' authorisations (portal.md §5) will let a department see more. `via` is the lookup path
-    to the record ("record__" from a feed entry); no department (None) sees no authorised record."""
+    every record except `usage_scope = authorized` ones, which only their owner sees and a department the
+    record's subject authorises today (portal.md §5; read at every request, so a grant, a revocation or an
+    expiry counts at once). `via` is the lookup path to the record ("record__" from a feed entry),
+    `subject` the one to its subject when that is not `{via}subject_id`; no department (None) sees no
+    authorised record."""
     authorized = Q(**{f"{via}payload__contains": {"usage_scope": "authorized"}})
-    return ~authorized | Q(**{f"{via}department_id": department_id}) if department_id else ~authorized
+    if not department_id:
+        return ~authorized
+    authorised_today = Exists(Authorization.objects.filter(
+        authorization_current(), department_id=department_id, subject_id=OuterRef(subject or f"{via}subject_id")))
+    return ~authorized | Q(**{f"{via}department_id": department_id}) | Q(authorised_today)
 
 
 # one changes request reads at most this many feed entries, however many of them its department may not see
@@ -121,7 +136,7 @@ def record_versions(records: list[Record], *, department_id: int | None,
     versions = defaultdict(list)
     shown = RecordVersion.objects.filter(record__in=records)
     if not subject_itself:
-        shown = shown.filter(records_visible_to(department_id=department_id))
+        shown = shown.filter(records_visible_to(department_id=department_id, subject="record__subject_id"))
     for v in shown.order_by("record_id", "version").values("record_id", "version", "op", "valid_from", "payload"):
         versions[v["record_id"]].append({"version": v["version"], "op": v["op"],
                                          "valid_from": v["valid_from"].isoformat(), "data": v["payload"]})

@@ -21,4 +21,6 @@ urlpatterns: list = [
     path(P + "objections", views.ObjectionsView.as_view(), name="exchange-objections"),
     path(P + "objections/<int:objection_pk>/decision", views.ObjectionDecisionView.as_view(),
          name="exchange-objection-decision"),
+    path(P + "repairs", views.RepairsView.as_view(), name="exchange-repairs"),
+    path(P + "repairs/<int:repair_pk>/decision", views.RepairDecisionView.as_view(), name="exchange-repair-decision"),
 ]

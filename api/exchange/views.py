@@ -42,6 +42,13 @@ from exchange.services.objections import (
     objection_resource,
     objections_for_department,
 )
+from exchange.services.repairs import (
+    RepairAlreadyDecided,
+    RepairNotFound,
+    repair_decide,
+    repair_resource,
+    repairs_list,
+)
 from exchange.signatures.digest import BodyIncomplete, DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
 from validation.field_rules import check_resident_id
@@ -422,6 +429,68 @@ class ObjectionDecisionView(ExchangeView):
             raise ProblemError(f"该异议已于 {decided.decided_at:%Y-%m-%d} 作出处理（{decided.status}），不能再次处理。",
                                code="objection_already_decided", status=409, title="异议已处理") from exc
         return Response(objection_resource(objection))
+
+
+REPAIR_FIELDS = {
+    "id": serializers.IntegerField(), "record": serializers.IntegerField(), "category": serializers.CharField(),
+    "natural_key": serializers.CharField(), "subject": serializers.CharField(),
+    "uscc": serializers.CharField(allow_null=True), "filed_by": serializers.CharField(),
+    "reason": serializers.CharField(), "commitment": serializers.BooleanField(),
+    "status": serializers.ChoiceField(["open", "approved", "rejected"]), "decision_reason": serializers.CharField(),
+    "filed_at": serializers.DateTimeField(), "decided_at": serializers.DateTimeField(allow_null=True)}
+RepairOut = inline_serializer("RepairRequest", REPAIR_FIELDS)
+
+
+class RepairsView(ExchangeView):
+    @exchange_schema(
+        operation_id="repairs", summary="Credit repair requests for records this department supplied (portal.md §4)",
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, required=False, enum=["open", "approved", "rejected"]),
+                    OpenApiParameter("cursor", OpenApiTypes.STR, required=False)],
+        responses={200: inline_serializer("RepairPage", {"results": inline_serializer("RepairRequest", REPAIR_FIELDS, many=True),
+                                                         "next_cursor": serializers.CharField(allow_null=True)})},
+    )
+    def get(self, request):
+        status = request.query_params.get("status") or None
+        if status not in {None, "open", "approved", "rejected"}:
+            raise ProblemError("status 须为 open、approved 或 rejected。", code="invalid_request", status=400,
+                               title="请求参数有误")
+        after = _cursor(request.query_params.get("cursor"))
+        page = repairs_list(department=self.department, status=status, after=after, limit=PAGE_SIZE + 1)
+        more = len(page) > PAGE_SIZE
+        page = page[:PAGE_SIZE]
+        return Response({"results": [repair_resource(r) for r in page],
+                         "next_cursor": str(page[-1].pk) if more else None})
+
+
+class RepairDecisionView(ExchangeView):
+    class InputSerializer(serializers.Serializer):
+        decision = serializers.ChoiceField(["approved", "rejected"])
+        reason = serializers.CharField(max_length=2000)
+
+        class Meta:
+            ref_name = "RepairDecision"
+
+    @exchange_schema(
+        body=True, operation_id="repair_decide",
+        summary="Decide a credit repair request: approved (publicity ends today) or rejected",
+        request=InputSerializer,
+        responses={200: RepairOut, 404: _problem("not_found"), 409: _problem("repair_already_decided")},
+    )
+    def post(self, request, repair_pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if repair_pk >= MAX_PK:
+            raise ProblemError("没有这件信用修复申请。", code="not_found", status=404, title="未找到")
+        try:
+            repair = repair_decide(department=self.department, repair_id=repair_pk, **data.validated_data)
+        except RepairNotFound as exc:
+            raise ProblemError("没有这件信用修复申请，或它不涉及本部门报送的记录。", code="not_found", status=404,
+                               title="未找到") from exc
+        except RepairAlreadyDecided as exc:
+            decided = exc.repair
+            raise ProblemError(f"该申请已于 {decided.decided_at:%Y-%m-%d} 作出决定（{decided.status}），不能再次决定。",
+                               code="repair_already_decided", status=409, title="申请已决定") from exc
+        return Response(repair_resource(repair))
 
 
 @extend_schema(operation_id="jwks", summary="The platform's signing keys (RFC 7517 JWK Set)", tags=["exchange"],
