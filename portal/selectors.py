@@ -7,6 +7,8 @@ from typing import Any
 from credit.models import Objection, Record, RepairRequest, Subject
 from credit.publicity import not_public_reason
 from credit.selectors import record_versions, subject_info
+from portal.errors import PortalError
+from validation.catalog import current_catalog
 
 
 def _latest_per_record(model, record_ids: list[int]) -> dict[int, dict]:
@@ -22,6 +24,8 @@ def own_records(*, subject: Subject, category: str | None = None) -> dict[str, A
     objection and repair request. The subject's own data is shown as stored: nothing is masked for it."""
     records = Record.objects.filter(subject=subject).select_related("department").order_by("category", "id")
     if category:
+        if category not in current_catalog().categories:
+            raise PortalError("unknown_category", f"没有“{category}”这个信息类别。")
         records = records.filter(category=category)
     records = list(records)
     ids = [r.id for r in records]

@@ -9,6 +9,7 @@ console (and an operator signed in to the console is nobody here).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django import forms
@@ -23,6 +24,7 @@ from portal import selectors, services
 from portal.errors import PortalError
 from portal.models import PortalAccount
 from public.ratelimit import client_address
+from public.templating import local_minutes
 from validation.catalog import current_catalog
 
 SESSION_KEY = "portal_account"
@@ -146,14 +148,19 @@ def home_page(request):
 def records_page(request):
     account = request.portal_account
     category = request.GET.get("category") or None
-    result = selectors.own_records(subject=account.subject, category=category)
+    try:
+        result = selectors.own_records(subject=account.subject, category=category)
+    except PortalError as error:  # an unknown category: say so above every record
+        category, result, refusal = None, selectors.own_records(subject=account.subject), error
+    else:
+        refusal = None
     services.audit_record(action=services.AuditAction.RECORDS_VIEWED, ip=client_address(request), account=account,
                           category=category, via="web")
     catalog = current_catalog()
     categories = [{"name": name, "label": c.label} for name, c in catalog.categories.items()]
     return _page(request, "portal/records.html", {
         "account": account, "result": result, "category": category, "categories": categories,
-        "records": [_record_shown(r, catalog) for r in result["records"]]})
+        "records": [_record_shown(r, catalog) for r in result["records"]]}, error=refusal)
 
 
 # why a record is not public (credit.publicity.not_public_reason), in words for the enterprise
@@ -194,7 +201,7 @@ def _record_shown(record: dict, catalog) -> dict:
         "fields": _fields_shown(catalog, category, record["data"]),
         "objection": record["objection"] and {
             **record["objection"], "status_label": OBJECTION_STATUS_LABELS.get(record["objection"]["status"])},
-        "versions": [{**v, "op_label": _VERSION_OPS.get(v["op"], v["op"]), "valid_from": v["valid_from"][:19].replace("T", " "),
+        "versions": [{**v, "op_label": _VERSION_OPS.get(v["op"], v["op"]), "valid_from": local_minutes(dt.datetime.fromisoformat(v["valid_from"])),
                       "summary": "；".join(f"{label}：{text}" for label, text in _fields_shown(catalog, category, v["data"]))}
                      for v in record["versions"]],
     }

@@ -26,6 +26,7 @@ PORTAL_ERROR_STATUS = {
     "email_taken": 409,
     "login_failed": 401,
     "too_many_attempts": 429,
+    "unknown_category": 400,
 }
 PORTAL_ERROR_TITLE = {400: "请求有误", 401: "身份验证失败", 404: "未找到", 409: "与现有数据冲突", 429: "尝试次数过多"}
 
@@ -141,7 +142,7 @@ class RecordsView(PortalView):
                    summary="Every record of the account's subject, public or not, with its history",
                    parameters=[OpenApiParameter("category", str, required=False)],
                    responses={200: OpenApiResponse(description="{subject, records}"),
-                              401: _problem("unauthenticated")})
+                              400: _problem("unknown_category"), 401: _problem("unauthenticated")})
     def get(self, request):
         category = request.query_params.get("category") or None
         result = selectors.own_records(subject=request.auth.subject, category=category)

@@ -79,8 +79,9 @@ def enterprises(department):
     Record.objects.filter(pk=ids["P-REPAIRED"]).update(is_public=False, publicity_reason="repaired",
                                                        repaired_at=dt.date.today())
     first, second = Subject.objects.get(uscc=uscc(1)), Subject.objects.get(uscc=uscc(2))
+    other = ids.pop("P-OTHER")
     return (Enterprise(first.uscc, first.name, first, ids),
-            Enterprise(second.uscc, second.name, second, {"P-OTHER": ids["P-OTHER"]}))
+            Enterprise(second.uscc, second.name, second, {"P-OTHER": other}))
 
 
 def activation_code(subject_uscc: str) -> str:

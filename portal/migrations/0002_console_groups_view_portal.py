@@ -1,0 +1,36 @@
+"""The operators' console groups (exchange migration 0007) see the portal's accounts, activation codes (never
+the code: only its digest is stored, and the console hides even that) and audit trail; nobody changes them."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+VIEWED = ["portalaccount", "activationcode", "portalauditevent"]
+GROUPS = ["viewer", "operator", "key_manager"]
+
+
+def grant_viewing(apps, schema_editor):
+    # permissions are made after all migrations ran (post_migrate): make them now, for a fresh database
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    viewing = Permission.objects.filter(content_type__app_label="portal", codename__in=[f"view_{m}" for m in VIEWED])
+    for group in Group.objects.filter(name__in=GROUPS):
+        group.permissions.add(*viewing)
+
+
+def revoke_viewing(apps, schema_editor):
+    Permission = apps.get_model("auth", "Permission")
+    for group in apps.get_model("auth", "Group").objects.filter(name__in=GROUPS):
+        group.permissions.remove(*Permission.objects.filter(content_type__app_label="portal"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("portal", "0001_initial"),
+        ("exchange", "0007_console_groups"),
+    ]
+
+    operations = [migrations.RunPython(grant_viewing, revoke_viewing)]
