@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+import segno
 from django import forms
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import rotate_token
@@ -98,8 +99,10 @@ def signup_page(request):
         new = services.account_create(**form.cleaned_data, ip=client_address(request))
     except PortalError as error:
         return _page(request, "portal/signup.html", {"form": form}, error=error)
-    return _page(request, "portal/signed_up.html", {"new_account": new.account, "totp_secret": new.totp_secret,
-                                                    "totp_uri": new.provisioning_uri})
+    return _page(request, "portal/signed_up.html", {
+        "new_account": new.account, "totp_secret": new.totp_secret, "totp_uri": new.provisioning_uri,
+        # drawn here (segno): the key never leaves the platform for a QR service
+        "qr_svg": segno.make(new.provisioning_uri, error="m").svg_data_uri(scale=4, border=2)})
 
 
 @never_cached
@@ -184,10 +187,16 @@ def _value_text(catalog, field, value) -> str:
     return "；".join("" if v is None else str(v) for v in values)
 
 
+# who the record is about: the page's heading already says it (a registration shows them, being about that)
+_SUBJECT_FIELDS = {"subject_name", "subject_type", "uscc", "registration_no", "org_code", "id_type", "id_number"}
+
+
 def _fields_shown(catalog, category, data: dict) -> list[tuple[str, str]]:
     """Every field of a payload as (label, text), in the catalog's order; the subject's own, unmasked."""
     by_name = category.fields_by_name if category else {}
     names = [n for n in by_name if n in data] + [n for n in data if n not in by_name]
+    if category is None or category.name != "registration":
+        names = [n for n in names if n not in _SUBJECT_FIELDS]
     return [(by_name[n].label if n in by_name else n, _value_text(catalog, by_name.get(n), data[n]))
             for n in names if data[n] not in (None, "", [])]
 

@@ -28,6 +28,7 @@ def test_sign_up_shows_the_totp_secret_once(client, enterprises):
     assert response.status_code == 200
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', html).group(1)
     assert len(secret) == 32 and "otpauth://totp/" in html
+    assert 'src="data:image/svg+xml' in html  # the QR code, drawn by the platform
     assert PortalAccount.objects.get().email == "web@example.cn"
     assert response["Cache-Control"].startswith("max-age=0")
 

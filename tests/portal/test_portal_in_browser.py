@@ -1,0 +1,135 @@
+"""The portal's main path in real headless Chromium (Debian's /usr/bin/chromium), keyboard only, at phone width:
+sign up with an activation code, sign in with password and a TOTP code computed here, read the own records
+with a non-public record's reason and its history, sign out. Nothing is loaded from outside the platform."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.portal.conftest import PASSWORD, activation_code, totp
+from tests.public.test_site_in_browser import CHROMIUM_ARGS
+
+# What the public site's browser tests hold its pages to (WCAG 2.1 AA basics a script can check): a language,
+# a title, one h1, every form control labelled, every image described, ids unique, focus visibly outlined, no
+# sideways scrolling on a phone.
+ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push('no lang on <html>');
+  if (!document.title.trim()) problems.push('no <title>');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push('unlabelled ' + el.name);
+  }
+  for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) problems.push('img without alt');
+  const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+  if (new Set(ids).size !== ids.length) problems.push('duplicate ids');
+  for (const el of document.querySelectorAll('[aria-describedby]')) {
+    for (const id of el.getAttribute('aria-describedby').split(' ')) {
+      if (!document.getElementById(id)) problems.push('aria-describedby names no element: ' + id);
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) problems.push('sideways scrolling');
+  return problems;
+}"""
+
+
+@pytest.fixture
+def batches_in_process(monkeypatch, django_db_blocker):
+    """Committed batches are processed here, never handed to a broker that some other worker reads; the catalog
+    (emptied by the transactional test's flush) loaded again afterwards for the tests that follow."""
+    from django.core.management import call_command
+
+    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    yield
+    with django_db_blocker.unblock():
+        call_command("load_catalog", verbosity=0)
+
+
+def accessible(page) -> None:
+    assert page.evaluate(ACCESSIBILITY_PROBLEMS) == []
+
+
+def type_into(page, label: str, text: str) -> None:
+    """Tab until the field with this label has the focus, then type: the keyboard only."""
+    field = page.get_by_label(label, exact=True)
+    for _ in range(20):
+        if field.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    else:
+        raise AssertionError(f"the field {label!r} cannot be reached with Tab")
+    focus_outline = field.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert focus_outline != "none", f"{label}: no visible focus"
+    page.keyboard.type(text)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_sign_up_sign_in_and_read_own_records(live_server, batches_in_process, enterprises, artifacts_dir):
+    from playwright.sync_api import sync_playwright
+
+    first, _ = enterprises
+    code = activation_code(first.uscc)
+    platform = urlparse(live_server.url).netloc
+    outside = []
+
+    def route(r):
+        if urlparse(r.request.url).netloc == platform:
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 375, "height": 740})  # a phone
+        page.route("**/*", route)
+
+        page.goto(live_server.url + "/portal/signup")
+        accessible(page)
+        type_into(page, "统一社会信用代码", first.uscc)
+        type_into(page, "激活码", code)
+        type_into(page, "电子邮箱（登录名）", "boss@example.cn")
+        type_into(page, "密码", PASSWORD)
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="账户已开通").wait_for()
+        accessible(page)
+        secret = page.locator("#totp-secret").inner_text().strip()
+        assert page.locator("#totp-uri").inner_text().startswith("otpauth://totp/")
+        assert page.get_by_role("img").evaluate("img => img.complete && img.naturalWidth > 0")  # the QR code
+        page.screenshot(path=str(artifacts_dir / "portal-signed-up-phone.png"), full_page=True)
+
+        page.goto(live_server.url + "/portal/")
+        page.wait_for_url("**/portal/login")
+        accessible(page)
+        type_into(page, "电子邮箱", "boss@example.cn")
+        type_into(page, "密码", PASSWORD)
+        type_into(page, "动态验证码", totp(secret))
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/portal/records")
+        accessible(page)
+        assert page.get_by_role("heading", level=1).inner_text() == first.name
+
+        simple = page.locator(f"#record-{first.records['P-SIMPLE']}")
+        assert "不公开" in simple.inner_text()
+        assert "适用简易程序作出的行政处罚，依规定不公示" in simple.inner_text()
+        assert "湖南省市场监督管理局（HN-SCJG）" in simple.inner_text()
+        corrected = page.locator(f"#record-{first.records['P-PUBLIC']}")
+        summary = corrected.locator("summary")
+        summary.focus()
+        page.keyboard.press("Enter")  # the version history opens from the keyboard
+        history = corrected.locator("table.versions")
+        assert history.is_visible() and history.locator("tbody tr").count() == 2
+        assert "罚款一万元" in history.inner_text() and "警告" in history.inner_text()
+        page.screenshot(path=str(artifacts_dir / "portal-records-phone.png"), full_page=True)
+
+        page.get_by_role("button", name="退出登录").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/portal/login")
+        page.goto(live_server.url + "/portal/records")
+        page.wait_for_url("**/portal/login?next=/portal/records")
+        browser.close()
+
+    assert outside == []
