@@ -57,6 +57,15 @@ class AuditAction(TextChoices):
     LOGIN_REFUSED = "login_refused", "登录被拒（账户锁定中）"
     LOGOUT = "logout", "退出登录"
     RECORDS_VIEWED = "records_viewed", "查看本企业记录"
+    OBJECTION_FILED = "objection_filed", "提出异议"
+    OBJECTIONS_VIEWED = "objections_viewed", "查看异议"
+    REPAIR_FILED = "repair_filed", "申请信用修复"
+    REPAIRS_VIEWED = "repairs_viewed", "查看信用修复申请"
+    AUTHORIZATION_GRANTED = "authorization_granted", "授权部门查询"
+    AUTHORIZATION_REVOKED = "authorization_revoked", "撤销查询授权"
+    AUTHORIZATIONS_VIEWED = "authorizations_viewed", "查看查询授权"
+    REPORT_ISSUED = "report_issued", "出具信用报告"
+    REQUEST_REFUSED = "request_refused", "请求被拒绝"
 
 
 def audit_record(*, action: str, ip: str | None, account: PortalAccount | None = None,
