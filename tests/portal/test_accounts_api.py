@@ -235,3 +235,18 @@ def test_sign_out_ends_the_token_at_once(client, account):
     assert_problem(client.delete(SESSION, **headers), 401, "unauthenticated")
     assert client.get(RECORDS, **other).status_code == 200  # the account's other token lives on
     assert PortalAuditEvent.objects.filter(action="logout", account=account.account).count() == 1
+
+
+def test_the_demo_prints_an_enterprise_activation_code_that_opens_an_account(client, settings, tmp_path):
+    import io
+
+    settings.DEMO_KEY_DIR = tmp_path / "demo-keys"
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    code = out.getvalue().strip().splitlines()[-1]
+    response = sign_up(client, "91431000MA401019XK", code, email="demo@example.cn")
+    assert response.status_code == 201, response.json()
+    headers = {"HTTP_AUTHORIZATION": "Bearer " + post(client, SESSION, {
+        "email": "demo@example.cn", "password": PASSWORD, "totp": totp(response.json()["totp_secret"])}).json()["token"]}
+    records = client.get("/api/v1/portal/records", {"category": "admin_penalty"}, **headers).json()["records"]
+    assert "simple_procedure" in [r["not_public_reason"] for r in records]

@@ -13,6 +13,8 @@ from exchange.demo_keys import demo_key_files
 from exchange.selectors import exchange_is_empty
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
+# in fixtures/batches: registered, with a simple-procedure penalty (never public) among its records
+DEMO_ENTERPRISE_USCC, DEMO_ENTERPRISE_NAME = "91431000MA401019XK", "郴州武陵机械有限公司"
 
 
 class Command(BaseCommand):
@@ -38,6 +40,14 @@ class Command(BaseCommand):
             for item in yaml.safe_load(manifest.read_text(encoding="utf-8")):
                 call_command("ingest", str(FIXTURES / "batches" / item["file"]), department=item["department"],
                              category=item["category"], batch_id=item["batch_id"], stdout=self.stdout)
+        self._demo_enterprise()
+
+    def _demo_enterprise(self):
+        """An enterprise portal account to try: the activation code of a demo enterprise (one with a penalty
+        that is not public), printed here once, as the command prints it for an operator."""
+        self.stdout.write(f"demo enterprise {DEMO_ENTERPRISE_NAME} ({DEMO_ENTERPRISE_USCC}): open its portal "
+                          "account at /portal/signup with this USCC and the activation code below")
+        call_command("portal_activation_code", DEMO_ENTERPRISE_USCC, stdout=self.stdout)
 
     def _demo_operator(self):
         """An operator account for the intranet console; its password and TOTP key are in var/secrets.env."""
