@@ -26,6 +26,8 @@ T = TypeVar("T")
 PAGE_SIZE = 20  # search hits a page
 RECORDS_PAGE_SIZE = 20  # a subject's records of one category a page
 MATCH_CAP = 1000  # a search lists at most this many matches; more means "be more specific"
+CAPPED_HINT = (f"相符结果超过 {MATCH_CAP} 条，只列出排在前面的 {MATCH_CAP} 条。"
+               "请输入更完整的名称（例如加上地区、字号或行业）或统一社会信用代码。")
 COUNT_CAP = 1000  # a subject's records of a category are counted up to this; the count says "more than" beyond
 ETAG_VERSION = "2"  # bump when pages change shape, so caches drop old copies
 
@@ -157,6 +159,7 @@ class SearchHit:
     status: str
     id_number_masked: str | None
     former_name: str | None = None
+    match: str = "contains"  # how it matched: code, exact, prefix, contains, former_name (the ranking's order)
     penalties: int = 0
     black_listed: bool = False
     red_listed: bool = False
@@ -172,11 +175,21 @@ class SearchPage:
     query: Query
     page: int
     hits: list[SearchHit] = field(default_factory=list)
-    total: int = 0  # capped at MATCH_CAP + 1
+    total: int = 0  # counted up to a little more than MATCH_CAP (each way of matching stops at MATCH_CAP + 1)
 
     @property
     def capped(self) -> bool:
         return self.total > MATCH_CAP
+
+    @property
+    def total_text(self) -> str:
+        """The total as people are shown it: the number up to MATCH_CAP, "1000+" beyond."""
+        return f"{MATCH_CAP}+" if self.capped else str(self.total)
+
+    @property
+    def hint(self) -> str | None:
+        """What to do when there are more matches than are listed."""
+        return CAPPED_HINT if self.capped else None
 
     @property
     def pages(self) -> int:
@@ -187,34 +200,45 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# public_view.search_candidates yields the candidates, each with what the ranking (the subject's USCC and search
-# name) and the result list need, up to MATCH_CAP + 1 of each way of matching; the ranking runs over them here. A
-# subject found twice (by its name and a former name, or by a code) counts once, as found by its name if it was
-# (hashed: GROUP BY, not a sort); the page's rows are the top 20 of the ranking (a bounded heap sort).
+# public_view.search_candidates yields the candidates, each with what the ranking (the subject's USCC, search name
+# and status rank) and the result list need, up to MATCH_CAP + 1 of each way of matching, the first ones in the
+# ranking's own order (served by indexes); the ranking runs over them here. A subject found
+# twice (by its name and a former name, or by a code) counts once, as found by its name if it was (hashed:
+# GROUP BY, not a sort); the page's rows are the top 20 of the ranking (a bounded heap sort). The ranking: the
+# whole USCC asked for, the exact name, names that start with the query, names that contain it, former names
+# that contain it, then (part of) a code; within each, 存续 before others before deregistered or revoked, then
+# names that start with the query by name (byte order: a shorter one before those it begins), the rest by id.
 _SEARCH_SQL = """
 WITH candidates AS (
-    SELECT * FROM public_view.search_candidates(%(bigrams)s::text[], %(infix)s, %(code)s, %(code_infix)s,
-                                                %(uscc_part)s, %(cap)s)
+    SELECT * FROM public_view.search_candidates(%(name)s, %(bigrams)s::text[], %(infix)s, %(code)s,
+                                                %(code_infix)s, %(uscc_part)s, %(cap)s)
 ), matched AS (
-    SELECT c.id, min(c.uscc) AS uscc, min(c.search_name) AS search_name, min(c.code) AS code,
-           min(c.name) AS name, min(c.kind) AS kind, min(c.status) AS status,
-           min(c.id_number_masked) AS id_number_masked,
+    SELECT c.id, min(c.uscc) AS uscc, min(c.search_name) AS search_name, min(c.status_rank) AS status_rank,
            CASE WHEN count(c.former_name) = count(*) THEN min(c.former_name) END AS former_name
     FROM candidates c GROUP BY c.id
 )
-SELECT m.id, m.code, m.name, m.kind, m.status, m.id_number_masked, m.former_name, count(*) OVER () AS total
-FROM matched m
-ORDER BY m.uscc IS NOT DISTINCT FROM %(code)s DESC, m.search_name = %(name)s DESC,
-         m.search_name LIKE %(prefix)s ESCAPE '\\' DESC, m.former_name IS NULL DESC, length(m.search_name), m.id
+SELECT m.id, m.former_name, t.match, count(*) OVER () AS total
+FROM matched m,
+LATERAL (SELECT CASE WHEN %(code)s::text IS NOT NULL AND m.uscc = %(code)s THEN 0 WHEN m.search_name = %(name)s THEN 1
+                     WHEN m.search_name LIKE %(prefix)s ESCAPE '\\' THEN 2
+                     WHEN m.search_name LIKE %(infix)s ESCAPE '\\' THEN 3 WHEN m.former_name IS NOT NULL THEN 4
+                     ELSE 5 END AS tier) r,
+LATERAL (SELECT (ARRAY['code', 'exact', 'prefix', 'contains', 'former_name', 'code'])[r.tier + 1] AS match) t
+ORDER BY r.tier, m.status_rank, CASE WHEN r.tier IN (1, 2) THEN m.search_name COLLATE "C" END, m.id
 LIMIT %(limit)s OFFSET %(offset)s
+"""
+# The page's hits as the list shows them, with their badges, in one round trip.
+_HITS_SQL = """
+SELECT h.id, h.code, h.name, h.kind, h.status, h.id_number_masked,
+       coalesce(b.penalties, 0), coalesce(b.black_listed, false), coalesce(b.red_listed, false),
+       coalesce(b.under_objection, false)
+FROM public_view.search_hits(%(ids)s::bigint[]) h
+LEFT JOIN public_view.subject_badges(%(ids)s::bigint[]) b ON b.subject_id = h.id
 """
 # Part of a USCC (uscc_part), not a whole one: the column holds 18 characters at most, so only the equal code
 # can contain it, and pg_trgm would have to intersect the posting lists of the trigrams every USCC of the
 # province shares ("914", "143", "430", …), for nothing.
 USCC_LENGTH = 18
-
-_BADGES_SQL = "SELECT * FROM public_view.subject_badges(%s::bigint[])"
-
 
 def subject_search(*, query: Query, page: int = 1) -> SearchPage:
     """Subjects whose name or former name contains the query (any 2+ consecutive characters),
@@ -233,21 +257,24 @@ def subject_search(*, query: Query, page: int = 1) -> SearchPage:
 
     def read(cursor) -> tuple[list, dict]:
         cursor.execute(_SEARCH_SQL, params)
-        rows = cursor.fetchall()
-        badges = {}
-        if rows:
-            cursor.execute(_BADGES_SQL, [[r[0] for r in rows]])
-            badges = {r[0]: r[1:] for r in cursor.fetchall()}
-        return rows, badges
+        ranked = cursor.fetchall()
+        shown = {}
+        if ranked:
+            cursor.execute(_HITS_SQL, {"ids": [r[0] for r in ranked]})
+            shown = {r[0]: r for r in cursor.fetchall()}
+        return ranked, shown
 
-    rows, badges = _read(read)
-    result.hits = [SearchHit(id=r[0], code=r[1], name=r[2], kind=r[3], status=r[4], id_number_masked=r[5],
-                             former_name=r[6]) for r in rows]
-    result.total = rows[0][7] if rows else 0
-    for hit in result.hits:
-        hit.penalties, hit.black_listed, hit.red_listed, hit.under_objection = badges.get(
-            hit.id, (0, False, False, False))
-    if not rows and page > 1:  # past the last page: the total is still worth showing
+    ranked, shown = _read(read)
+    for subject_id, former_name, match, _ in ranked:
+        row = shown.get(subject_id)
+        if row is None:  # no longer public between the two statements
+            continue
+        result.hits.append(SearchHit(
+            id=subject_id, code=row[1], name=row[2], kind=row[3], status=row[4], id_number_masked=row[5],
+            former_name=former_name, match=match, penalties=row[6], black_listed=row[7], red_listed=row[8],
+            under_objection=row[9]))
+    result.total = ranked[0][3] if ranked else 0
+    if not ranked and page > 1:  # past the last page: the total is still worth showing
         result.total = subject_search(query=query, page=1).total
     return result
 

@@ -12,6 +12,11 @@ class SearchHitOut(serializers.Serializer):
                                              "empty when not registered")
     id_number_masked = serializers.CharField(allow_null=True, help_text="natural persons: 4301**********123X")
     former_name = serializers.CharField(allow_null=True, help_text="the former name that matched, if any")
+    match = serializers.ChoiceField(
+        choices=["code", "exact", "prefix", "contains", "former_name"],
+        help_text="how it matched, in the order results are listed: the whole USCC asked for (code), the exact "
+                  "name, a name starting with the query, a name containing it, a former name containing it, part "
+                  "of a code (code); within each, registered (存续) subjects before deregistered or revoked ones")
     penalties = serializers.IntegerField(help_text="administrative penalties in publicity, counted up to 1000")
     black_listed = serializers.BooleanField(help_text="on a black list (严重失信主体名单) in publicity: 失信")
     red_listed = serializers.BooleanField(help_text="on a red list (守信激励名单) in publicity: 守信")
@@ -24,6 +29,9 @@ class SearchPageOut(serializers.Serializer):
     pages = serializers.IntegerField()
     total = serializers.IntegerField(help_text="matches, counted up to 1000")
     capped = serializers.BooleanField(help_text="more than 1000 matches: only the first 1000 are listed")
+    total_text = serializers.CharField(help_text='the total as the page shows it: the number, or "1000+" when capped')
+    hint = serializers.CharField(allow_null=True, help_text="when capped, what to type to narrow the search "
+                                                            "(Chinese, for people); null otherwise")
     results = SearchHitOut(many=True)
 
 

@@ -87,10 +87,12 @@ class SubjectSearchView(PublicView):
         body = {
             "query": query.text, "page": result.page, "pages": result.pages,
             "total": min(result.total, selectors.MATCH_CAP), "capped": result.capped,
+            "total_text": result.total_text, "hint": result.hint,
             "results": [
                 {"code": h.code, "url": reverse("public-api:subject", kwargs={"code": h.code}), "name": h.name,
                  "kind": h.kind, "status": h.status, "id_number_masked": h.id_number_masked,
-                 "former_name": h.former_name, "penalties": min(h.penalties, selectors.COUNT_CAP),
+                 "former_name": h.former_name, "match": h.match,
+                 "penalties": min(h.penalties, selectors.COUNT_CAP),
                  "black_listed": h.black_listed,
                  "red_listed": h.red_listed, "under_objection": h.under_objection}
                 for h in result.hits

@@ -14,10 +14,12 @@ def test_search_json(client, store):
     assert response.status_code == 200 and response["Cache-Control"] == "public, max-age=60"
     body = response.json()
     assert body["total"] == 1 and body["pages"] == 1 and body["capped"] is False
+    assert body["total_text"] == "1" and body["hint"] is None
     assert body["results"] == [{
         "code": store.tianyi_uscc, "url": f"/api/v1/public/subjects/{store.tianyi_uscc}",
         "name": "湖南天翼（长沙）科技有限公司", "kind": "legal_person", "status": "active", "id_number_masked": None,
-        "former_name": None, "penalties": 1, "black_listed": True, "red_listed": False, "under_objection": True,
+        "former_name": None, "match": "contains", "penalties": 1, "black_listed": True, "red_listed": False,
+        "under_objection": True,
     }]
     person = client.get("/api/v1/public/subjects", {"q": "赵六"}).json()["results"]
     assert [(p["name"], p["id_number_masked"]) for p in person] == [("赵六", store.person_masked)]

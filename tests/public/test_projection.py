@@ -105,7 +105,8 @@ def test_the_public_role_gets_no_table_statistics_of_what_the_functions_read(sto
     # pg_stat_xact_user_tables would count the rows subject_page read before its filters: 天翼's hidden ones
     assert _read("SELECT current_setting('track_counts')") == [("off",)]
     _read(f"SELECT * FROM {PAGE}", [store.tianyi_uscc, None])
-    _read("SELECT * FROM public_view.search_candidates(%s::text[], %s, NULL, NULL, false, 10)", [["天翼"], "%天翼%"])
+    _read("SELECT * FROM public_view.search_candidates(%s, %s::text[], %s, NULL, NULL, false, 10)",
+          ["天翼", ["天翼"], "%天翼%"])
     counted = _read("SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0) "
                     "FROM pg_stat_xact_user_tables WHERE relname IN ('credit_record', 'credit_subject')")
     assert counted == [(0,)]
@@ -116,8 +117,8 @@ def test_the_public_role_finds_a_natural_person_only_while_public(store):
     assert _read(f"SELECT name FROM {PAGE}", [None, person]) == [("赵六",)]
     with _repaired():
         assert _read(f"SELECT name FROM {PAGE}", [None, person]) == []
-        hits = _read("SELECT name FROM public_view.search_candidates(%s::text[], %s, NULL, NULL, false, 10)",
-                     [["赵六"], "%赵六%"])
+        hits = _read("SELECT search_name FROM public_view.search_candidates(%s, %s::text[], %s, NULL, NULL, false, "
+                     "10)", ["赵六", ["赵六"], "%赵六%"])
         assert hits == []
 
 
