@@ -12,6 +12,7 @@ from django.views.decorators.http import condition, require_safe
 
 from public import selectors
 from public.ratelimit import rate_limited_page
+from public.reports import report_find
 from public.search import query_parse
 
 
@@ -78,6 +79,17 @@ def subject_page(request, code: str):
             return redirect("public:subject", code=canonical, permanent=True)
         return render(request, "public/not_found.html", {"code": code}, status=404, using="jinja2")
     return render(request, "public/subject.html", {"page": page}, using="jinja2")
+
+
+@require_safe
+@rate_limited_page
+@public_cached
+def report_page(request, number: str):
+    """Verify a credit report by its number (portal.md §6): what the platform issued, and its digest."""
+    report = report_find(number=number)
+    if report is None:
+        return render(request, "public/report_not_found.html", {"number": number}, status=404, using="jinja2")
+    return render(request, "public/report.html", {"report": report}, using="jinja2")
 
 
 def bench_trivial(request):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.urls import include, path
 
+from api.public import reports as api_reports
 from api.public import views as api_views
 from public import views
 
@@ -11,10 +12,12 @@ api_patterns = [
     path("subjects/<str:code>", api_views.SubjectDetailView.as_view(), name="subject"),
     path("subjects/<str:code>/records/<str:category>", api_views.SubjectRecordsView.as_view(),
          name="subject-records"),
+    path("reports/<str:number>", api_reports.ReportVerifyView.as_view(), name="report"),
 ]
 page_patterns = [
     path("", views.search_page, name="search"),
     path("subjects/<str:code>", views.subject_page, name="subject"),
+    path("reports/<str:number>", views.report_page, name="report"),
 ]
 
 urlpatterns: list = [
