@@ -15,6 +15,7 @@ No header → 401 `unauthenticated`; an unknown, expired (12 h) or revoked token
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from portal.models import PortalAccount
@@ -42,3 +43,14 @@ class PortalTokenAuthentication(authentication.BaseAuthentication):
 class IsPortalAccount(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.user, PortalAccount)
+
+
+class PortalTokenScheme(OpenApiAuthenticationExtension):
+    """The portal's bearer token in the OpenAPI schema."""
+
+    target_class = PortalTokenAuthentication
+    name = "portalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "the token of POST /api/v1/portal/session (12 hours, until DELETE session)"}

@@ -81,12 +81,18 @@ class AccountsView(PortalOpenView):
         email = serializers.EmailField(max_length=254)
         password = serializers.CharField(max_length=200, trim_whitespace=False)
 
+        class Meta:
+            ref_name = "PortalAccountCreate"  # schema components are named per class: "In" is every view's
+
     class Out(serializers.Serializer):
         account = serializers.IntegerField()
         uscc = serializers.CharField()
         email = serializers.EmailField()
         totp_secret = serializers.CharField(help_text="base32 key for an authenticator app (TOTP, SHA-1, 6 digits, 30 s)")
         totp_uri = serializers.CharField(help_text="the same key as an otpauth:// URI")
+
+        class Meta:
+            ref_name = "PortalAccountCreated"
 
     @extend_schema(operation_id="portal_account_create", tags=["portal"], request=In,
                    summary="Open an account acting for a subject, with an activation code the platform issued",
@@ -106,17 +112,25 @@ class SessionView(PortalOpenView):
         password = serializers.CharField(max_length=200, trim_whitespace=False)
         totp = serializers.CharField(max_length=20)
 
+        class Meta:
+            ref_name = "PortalSessionOpen"
+
     class Out(serializers.Serializer):
         token = serializers.CharField(help_text="send as Authorization: Bearer <token>")
         expires_at = serializers.DateTimeField()
 
-    def get_authenticators(self):  # DELETE ends the token it is sent with
-        if self.request.method == "DELETE":
-            return [PortalTokenAuthentication()]
-        return []
+        class Meta:
+            ref_name = "PortalSession"
+
+    # DELETE ends the token it is sent with; POST (signing in) looks at no token, even a stale one
+    authentication_classes = [PortalTokenAuthentication]
+
+    def perform_authentication(self, request):
+        if request.method == "DELETE":
+            super().perform_authentication(request)
 
     def get_permissions(self):
-        if self.request.method == "DELETE":
+        if getattr(self.request, "method", None) == "DELETE":
             return [IsPortalAccount()]
         return []
 

@@ -250,3 +250,10 @@ def test_the_demo_prints_an_enterprise_activation_code_that_opens_an_account(cli
         "email": "demo@example.cn", "password": PASSWORD, "totp": totp(response.json()["totp_secret"])}).json()["token"]}
     records = client.get("/api/v1/portal/records", {"category": "admin_penalty"}, **headers).json()["records"]
     assert "simple_procedure" in [r["not_public_reason"] for r in records]
+
+
+def test_signing_in_ignores_a_stale_token_sent_along(client, account):
+    response = post(client, SESSION, {"email": account.email, "password": account.password,
+                                      "totp": totp(account.secret)}, HTTP_AUTHORIZATION="Bearer expired-long-ago")
+    assert response.status_code == 200
+    assert_problem(client.delete(SESSION), 401, "unauthenticated")
