@@ -19,6 +19,7 @@ extranet = [
 intranet = [
     path("admin/", admin.site.urls),
     path("api/docs/", RedocView.as_view(url_name="schema"), name="api-docs"),
+    path("scorecards/", include("ops.scorecards.urls")),  # department performance evaluation (scorecards.md)
 ]
 
 internet = [

@@ -130,13 +130,15 @@ def _query(sql: str, params: dict) -> list[tuple]:
 
 def _timeliness(params: dict) -> dict[int, tuple[int, int, Decimal | None]]:
     _query(TIMELINESS_GROUPS_SQL, params)
-    first, last = _query("SELECT min(decided_on), max(received_on) FROM scorecard_timeliness", {})[0]
-    if first is None:
-        return {}
-    ordinals = working_day_ordinals(min(first, last), last)  # a decision "after" receipt still gets a day
-    calendar = {"days": [day for day, _ in ordinals], "ordinals": [n for _, n in ordinals]}
-    rows = _query(TIMELINESS_SQL, {**params, **calendar, "timely": TIMELY_WORKING_DAYS})
-    _query("DROP TABLE scorecard_timeliness", {})
+    try:
+        first, last = _query("SELECT min(decided_on), max(received_on) FROM scorecard_timeliness", {})[0]
+        if first is None:
+            return {}
+        ordinals = working_day_ordinals(min(first, last), last)  # a decision "after" receipt still gets a day
+        calendar = {"days": [day for day, _ in ordinals], "ordinals": [n for _, n in ordinals]}
+        rows = _query(TIMELINESS_SQL, {**params, **calendar, "timely": TIMELY_WORKING_DAYS})
+    finally:  # inside a caller's transaction ON COMMIT comes later: a second month in it makes the table again
+        _query("DROP TABLE scorecard_timeliness", {})
     return {department: (total, timely, None if median is None else Decimal(median).quantize(Decimal("0.1")))
             for department, total, timely, median in rows}
 

@@ -52,3 +52,13 @@ def test_score_and_rank(february):
     assert (empty["acceptance_rate"], empty["timeliness_rate"], empty["median_delay_working_days"]) == (None, None, None)
     # HN-LATE was made in March: not in February's ranking
     assert "HN-LATE" not in by_code(cards)
+
+
+def test_months_one_after_another_in_one_transaction(february):
+    from django.db import transaction
+
+    with transaction.atomic():
+        empty = scorecards_compute(month=february.month.replace(month=4))  # HN-LATE too by then
+        again = scorecards_compute(month=february.month)
+    assert [card["rows"] for card in empty] == [0, 0, 0, 0, 0]
+    assert by_code(again)["HN-SCJG"]["rows"] == 8
