@@ -5,6 +5,13 @@ subjects first (registrations update golden fields and attach pending rows),
 then every staged row is classified against the store in one statement into a
 temporary table, and records, versions, sources and feed rows are written from
 it with INSERT … SELECT / UPDATE … FROM.
+
+Plans that do not depend on statistics: a chunk's cost must follow the chunk, not the store. Where a
+statement looks staged rows up in the store, the look-up is written so that PostgreSQL can only run it
+row by row through a unique index (a scalar subquery, or a LATERAL subquery with LIMIT 1 that the planner
+does not flatten into a join). As a plain join, statistics decided the plan: a hash join reading every
+record of the category per chunk (fresh statistics, the chunk's 50,000 rows known) or a nested loop that
+rescanned a table per staged row (stale ones, the chunk estimated at one row).
 """
 
 from __future__ import annotations
@@ -143,14 +150,22 @@ _SUBJECTS_SQL = [
     """,
 ]
 
-_RECORD_BY_KEY = "LEFT JOIN credit_record r ON r.category = %(category)s AND r.natural_key = st.natural_key"
+# LIMIT 1 (the key is unique anyway) keeps the look-up per staged row whatever the statistics (see above)
+_RECORD_BY_KEY = """LEFT JOIN LATERAL (
+       SELECT x.id, x.state, x.content_hash, x.version, x.subject_id FROM credit_record x
+        WHERE x.category = %(category)s AND x.natural_key = st.natural_key LIMIT 1
+  ) r ON true"""
 # Two departments' records that normalisation gave one key (credit.models.duplicates): the sender's own
 # keyed-apart record if it has one, the record holding the plain key otherwise
 _SENDERS_DUPLICATE = """(SELECT d.record_id FROM credit_conflictingduplicate d JOIN credit_record x ON x.id = d.record_id
         WHERE d.category = %(category)s AND d.natural_key = st.natural_key AND x.department_id = %(department)s
         ORDER BY d.record_id LIMIT 1)"""
-_RECORD_BY_KEY_OR_SENDERS_DUPLICATE = f"""LEFT JOIN credit_record r ON r.id = coalesce({_SENDERS_DUPLICATE},
-       (SELECT x.id FROM credit_record x WHERE x.category = %(category)s AND x.natural_key = st.natural_key))"""
+_RECORD_BY_KEY_OR_SENDERS_DUPLICATE = f"""LEFT JOIN LATERAL (
+       SELECT y.id, y.state, y.content_hash, y.version, y.subject_id FROM credit_record y
+        WHERE y.id = coalesce({_SENDERS_DUPLICATE},
+              (SELECT x.id FROM credit_record x WHERE x.category = %(category)s AND x.natural_key = st.natural_key))
+        LIMIT 1
+  ) r ON true"""
 
 _CLASSIFY_SQL = f"""
 INSERT INTO credit_mc2 (row, op, status, natural_key, content_hash, payload, subject_name_key, p_from, p_until,
@@ -195,6 +210,7 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
                AND a.value_key = st.org_code),
            (SELECT a.subject_id FROM credit_subjectalias a WHERE st.registration_no <> ''
                AND a.kind = 'registration_no' AND a.value_key = st.registration_no))
+        LIMIT 1
   ) subj ON true
   {_RECORD_BY_KEY}
  WHERE {_STAGED_RANGE} AND st.status <> 'conflict'
@@ -291,9 +307,9 @@ _HISTORY_SQL = [
 # merge touches anything, subjects included; in-batch duplicates of it too (conflicts are rejected already).
 _OWNED_ELSEWHERE_SQL = f"""
 UPDATE credit_stagedrow st SET status = 'owned_elsewhere'
-  FROM credit_record r
  WHERE {_STAGED_RANGE} AND st.status IN ('valid', 'duplicate')
-   AND r.category = %(category)s AND r.natural_key = st.natural_key AND r.department_id <> %(department)s
+   AND (SELECT r.department_id FROM credit_record r
+         WHERE r.category = %(category)s AND r.natural_key = st.natural_key) <> %(department)s
 """
 _OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL = _OWNED_ELSEWHERE_SQL.rstrip() + f"""
    AND NOT EXISTS {_SENDERS_DUPLICATE}

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from credit.locks import BATCH_RUN_CLASS, atomic_retrying, merge_lock
 from credit.merge import merge_chunk
-from credit.models import StagedRow
+from credit.models import Record, StagedRow, Subject, SubjectAlias
 from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_files import open_batch_file
 from exchange.exchange_log import log_lock
@@ -54,6 +54,20 @@ _TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P0
 # a batch file unreadable for a moment (a remounting volume, a storage hiccup): tries, first pause in seconds
 STORAGE_TRIES, STORAGE_BACKOFF = 4, 0.5
 INTERNAL_ERROR_ROW = "平台处理该行时内部出错，该行未入库；请联系平台运维人员，问题排除后可重新报送该行"
+
+# A merge statement running longer than this is cancelled by PostgreSQL (a plan gone wrong must not hold the
+# merge lock, and every other department's batch, for hours); its chunk is rolled back and tried once more
+# with fresh statistics, then the batch fails with merge_timeout, which a re-push starts again.
+MERGE_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("MERGE_STATEMENT_TIMEOUT_SECONDS", "300"))
+_QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
+
+
+class MergeTimedOut(Exception):
+    """A chunk's merge ran past MERGE_STATEMENT_TIMEOUT_SECONDS twice, statistics refreshed in between."""
+
+    def __init__(self, lo: int, hi: int):
+        super().__init__(f"rows {lo + 1}-{hi}")
+        self.lo, self.hi = lo, hi
 
 
 def database_error_is_transient(exc: DatabaseError) -> bool:
@@ -119,6 +133,10 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
                 batch_complete(batch=batch)
         except BatchParseError as exc:
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
+        except MergeTimedOut as exc:
+            batch_fail(batch=batch, code="merge_timeout", reason=(
+                f"平台合并本批次第 {exc.lo + 1}–{exc.hi} 行时数据库处理超时，已中止：第 {exc.lo + 1} 行及之后的行未入库，"
+                "之前的行已入库。平台已记录该问题。请稍后以同一 batch_id 重新报送，平台将从头处理本批次（已入库的行计为未变化）"))
         except OSError:
             log.exception("batch %s: its stored file could not be read", batch_id)
             batch_fail(batch=batch, code="storage_error", reason="平台暂时无法读取该批次的文件，请稍后以同一 batch_id 重新报送")
@@ -354,9 +372,25 @@ def batch_deduplicate(*, batch: Batch) -> None:
     batch.refresh_from_db()
 
 
+def _statistics_refresh(*models) -> None:
+    """ANALYZE the tables of `models` (a sample of each: bounded whatever their size), in its own transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in models)}")
+
+
+def _timed_out(exc: DatabaseError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == _QUERY_CANCELED
+
+
 def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
     category = current_catalog().category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
+    if batch.validated_through_row - batch.merged_through_row > MERGE_CHUNK_ROWS:
+        # Statistics of the staging table that predate this batch (autoanalyze runs when it will) put its
+        # rows at about one: the planner then takes any index that starts with batch_id for a chunk's
+        # range and filters the whole batch by row, in every chunk. Sampled now, they know the batch.
+        _statistics_refresh(StagedRow)
+    timed_out_once = None  # the chunk (its lo) whose merge ran past the timeout once
     while batch.merged_through_row < batch.validated_through_row:
         lo = batch.merged_through_row
         hi = min(lo + MERGE_CHUNK_ROWS, batch.validated_through_row)
@@ -366,8 +400,10 @@ def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
                 with connection.cursor() as cursor:
                     # every access path here has an index; statistics of tables that grew since the last
                     # ANALYZE must not talk the planner into scanning millions of rows per chunk
-                    # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement)
-                    cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
+                    # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement);
+                    # the timeout after the merge lock: waiting for another batch's merge is not running away
+                    cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
+                                   f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
                 now = timezone.now()
                 counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                      key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
@@ -375,6 +411,17 @@ def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
         except DatabaseError as exc:
             if database_error_is_transient(exc):
                 raise
+            if _timed_out(exc):  # the chunk's transaction is rolled back: nothing of it was applied
+                if timed_out_once == lo:
+                    log.error("batch %s: the merge of rows %s-%s ran past %s s again; the batch fails",
+                              batch.id, lo + 1, hi, MERGE_STATEMENT_TIMEOUT_SECONDS, exc_info=exc)
+                    raise MergeTimedOut(lo, hi) from exc
+                log.error("batch %s: a merge statement of rows %s-%s ran past %s s and was cancelled; merging "
+                          "the chunk again with fresh statistics", batch.id, lo + 1, hi,
+                          MERGE_STATEMENT_TIMEOUT_SECONDS, exc_info=exc)
+                timed_out_once = lo
+                _statistics_refresh(StagedRow, Record, Subject, SubjectAlias)
+                continue
             with transaction.atomic():
                 rejected = _rows_fail(batch, stage="merging", lo=lo, hi=hi, exc=exc)
                 values = _merged_through(batch, lo, hi, {"rejected": rejected})

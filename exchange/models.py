@@ -66,7 +66,7 @@ class BatchStatus(models.TextChoices):
 
 # Why a batch failed on the platform's side, not for what the department sent: such a batch may be
 # pushed again under its batch_id, which starts it again (exchange.services.batches.batch_restart)
-PLATFORM_FAILURE_CODES = ("internal_error", "storage_error")
+PLATFORM_FAILURE_CODES = ("internal_error", "storage_error", "merge_timeout")
 
 
 class Batch(models.Model):
