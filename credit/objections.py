@@ -4,13 +4,11 @@ record on the public pages (the public projection reads credit_objection)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
-import os
 import secrets
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
@@ -18,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from credit.models import Objection, ObjectionStatus, Record, Subject
 from credit.refusals import Invalid, Refused, constraint_violated, one_of
 from credit.working_days import working_day_add
-from exchange.batch_files import BatchFileWriter, open_batch_file
+from exchange.batch_storage import stored_file_delete, stored_file_open, stored_file_write
 
 REASON_MIN, REASON_MAX = 10, 2000
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
@@ -50,22 +48,15 @@ def _check_evidence(evidence: bytes) -> str:
 
 
 def _evidence_store(evidence: bytes) -> str:
-    """Encrypted at rest like batch files (exchange/batch_files.py); returns the path under BATCH_STORAGE_DIR."""
+    """Encrypted at rest like batch files, in the same store (exchange/batch_storage.py); returns its name."""
     relative = f"evidence/{secrets.token_hex(16)}"
-    final = Path(settings.BATCH_STORAGE_DIR) / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_suffix(".tmp")
-    with open(tmp, "wb") as raw:
-        writer = BatchFileWriter(raw)
-        writer.write(evidence)
-        writer.close()
-    os.replace(tmp, final)
+    stored_file_write(relative, evidence)
     return relative
 
 
 def objection_evidence_read(objection: Objection) -> bytes:
     """The evidence as the enterprise attached it, decrypted."""
-    with open_batch_file(Path(settings.BATCH_STORAGE_DIR) / objection.evidence_path) as stored:
+    with stored_file_open(objection.evidence_path) as stored:
         return stored.read()
 
 
@@ -92,7 +83,8 @@ def objection_file(*, subject: Subject, record_id: int, reason: str, raised_by: 
                 evidence_path=stored, evidence_type=media_type)
     except BaseException as exc:
         if stored:  # no objection names it
-            (Path(settings.BATCH_STORAGE_DIR) / stored).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a store unreachable now: a stray file is harmless
+                stored_file_delete(stored)
         if constraint_violated(exc) == "objection_one_open":  # the database decides, concurrent filings too
             raise Refused("objection_open", "这条记录已有一件未处理的异议，处理完毕前不能再次提出。") from exc
         raise

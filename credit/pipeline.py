@@ -21,7 +21,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -31,7 +30,7 @@ from credit.locks import BATCH_RUN_CLASS, atomic_retrying, merge_lock
 from credit.merge import merge_chunk
 from credit.models import Record, StagedRow, Subject, SubjectAlias
 from credit.staging import STAGED_COLUMNS, stage_chunk
-from exchange.batch_files import open_batch_file
+from exchange.batch_storage import StorageUnreachable, stored_file_open
 from exchange.exchange_log import log_lock
 from exchange.models import Batch, BatchRejection, BatchStatus
 from exchange.receipts import batch_receipt_issue
@@ -137,6 +136,8 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
             batch_fail(batch=batch, code="merge_timeout", reason=(
                 f"平台合并本批次第 {exc.lo + 1}–{exc.hi} 行时数据库处理超时，已中止：第 {exc.lo + 1} 行及之后的行未入库，"
                 "之前的行已入库。平台已记录该问题。请稍后以同一 batch_id 重新报送，平台将从头处理本批次（已入库的行计为未变化）"))
+        except StorageUnreachable:
+            raise  # the store, not the file: the task tries again later, then the batch waits for batches_resume
         except OSError:
             log.exception("batch %s: its stored file could not be read", batch_id)
             batch_fail(batch=batch, code="storage_error", reason="平台暂时无法读取该批次的文件，请稍后以同一 batch_id 重新报送")
@@ -149,10 +150,6 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         if progress:
             progress(batch)
         return batch
-
-
-def _storage_path(batch: Batch) -> Path:
-    return Path(settings.BATCH_STORAGE_DIR) / batch.storage_path
 
 
 def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
@@ -184,7 +181,7 @@ def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -
     # worker processes pay off only beyond a job's worth of rows; forking them for a small batch costs more
     # than checking it here
     workers = validation_workers() if batch.size_bytes > SMALL_BATCH_BYTES else 0
-    with open_batch_file(_storage_path(batch)) as stream:
+    with stored_file_open(batch.storage_path) as stream:
         if not start_after:  # the header first: columns it ignores are named in the batch resource and receipt
             ignored = batch_ignored_columns(stream, category=batch.category, content_type=batch.content_type,
                                             catalog=catalog)

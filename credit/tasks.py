@@ -9,12 +9,13 @@ from celery.signals import worker_ready
 from django.db import DatabaseError, connection
 
 from credit import pipeline, services
+from exchange.batch_storage import StorageUnreachable
 
 log = logging.getLogger(__name__)
 
 
-# a lost database connection: tried again after 2, 4, 8, 16 s; after that the batch stays unfinished and
-# batches_resume (beat) picks it up once the database is back
+# a lost database connection (or batch store): tried again after 2, 4, 8, 16 s; after that the batch stays
+# unfinished and batches_resume (beat) picks it up once the database (or store) is back
 BATCH_PROCESS_RETRIES = 4
 
 
@@ -26,6 +27,10 @@ def batch_process(self, batch_id: int) -> None:
         log.warning("batch %s: database unavailable, try %s of %s", batch_id, self.request.retries + 1,
                     BATCH_PROCESS_RETRIES + 1)
         connection.close()  # broken: the retry opens a new one
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
+    except StorageUnreachable as exc:  # the batch store (a bucket) is down: the same waiting as for the database
+        log.warning("batch %s: batch storage unreachable, try %s of %s", batch_id, self.request.retries + 1,
+                    BATCH_PROCESS_RETRIES + 1)
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
 
 

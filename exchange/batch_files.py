@@ -17,6 +17,7 @@ import io
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -68,23 +69,11 @@ class BatchFileWriter:
 RECORD = 4 + 12 + CHUNK + 16  # a full chunk as stored: length, nonce, ciphertext and tag
 
 
-class _DecryptingReader(io.RawIOBase):
-    """The plaintext, chunk by chunk; seekable (every chunk but the last holds exactly CHUNK bytes, so a
-    position names its chunk), which an Excel batch needs: a zip archive is read from its end first."""
+class PositionedReader(io.RawIOBase):
+    """A read-only stream of known `size` whose readinto() reads at `pos`: seeking just moves `pos`."""
 
-    def __init__(self, raw: io.BufferedReader):
-        self.raw, self.aead, self.pos, self.loaded, self.plain = raw, _aead(), 0, -1, b""
-        if raw.read(len(MAGIC)) != MAGIC:
-            raise BatchFileCorrupt("not an encrypted batch file")
-        stored = os.fstat(raw.fileno()).st_size - len(MAGIC)
-        self.chunks = -(-stored // RECORD)
-        if self.chunks == 0:
-            raise BatchFileCorrupt("the batch file ends before its last chunk")
-        raw.seek(len(MAGIC) + (self.chunks - 1) * RECORD)
-        header = raw.read(4)
-        if len(header) < 4:
-            raise BatchFileCorrupt("the batch file is truncated")
-        self.size = (self.chunks - 1) * CHUNK + max(0, struct.unpack(">I", header)[0] - 16)
+    pos: int
+    size: int
 
     def readable(self) -> bool:
         return True
@@ -99,6 +88,25 @@ class _DecryptingReader(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
         self.pos = max(0, base + offset)
         return self.pos
+
+
+class _DecryptingReader(PositionedReader):
+    """The plaintext, chunk by chunk; seekable (every chunk but the last holds exactly CHUNK bytes, so a
+    position names its chunk), which an Excel batch needs: a zip archive is read from its end first."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.aead, self.pos, self.loaded, self.plain = raw, _aead(), 0, -1, b""
+        if raw.read(len(MAGIC)) != MAGIC:
+            raise BatchFileCorrupt("not an encrypted batch file")
+        stored = raw.seek(0, io.SEEK_END) - len(MAGIC)  # a file or an object in a bucket (exchange.batch_storage)
+        self.chunks = -(-stored // RECORD)
+        if self.chunks == 0:
+            raise BatchFileCorrupt("the batch file ends before its last chunk")
+        raw.seek(len(MAGIC) + (self.chunks - 1) * RECORD)
+        header = raw.read(4)
+        if len(header) < 4:
+            raise BatchFileCorrupt("the batch file is truncated")
+        self.size = (self.chunks - 1) * CHUNK + max(0, struct.unpack(">I", header)[0] - 16)
 
     def _load(self, index: int) -> None:
         self.raw.seek(len(MAGIC) + index * RECORD)
@@ -136,4 +144,13 @@ class _DecryptingReader(io.RawIOBase):
 
 def open_batch_file(path: Path) -> io.BufferedReader:
     """The stored batch, decrypted as it is read (a seekable binary stream of the bytes as received)."""
-    return io.BufferedReader(_DecryptingReader(open(path, "rb")), buffer_size=CHUNK)
+    return open_encrypted(open(path, "rb"))
+
+
+def open_encrypted(raw: BinaryIO) -> io.BufferedReader:
+    """What a seekable binary stream of an encrypted file holds, decrypted as it is read; closes `raw`."""
+    try:
+        return io.BufferedReader(_DecryptingReader(raw), buffer_size=CHUNK)
+    except BaseException:
+        raw.close()
+        raise

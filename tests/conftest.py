@@ -129,6 +129,72 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     worker.stop()
 
 
+class S3Server:
+    """moto's S3 API server in this process, on a port of its own. stop() closes its socket (the bucket is
+    unreachable: connections refused), start() opens it again on the same port; objects outlive a stop."""
+
+    bucket = "credit-batches"
+
+    def __init__(self, port: int):
+        self.port, self.server = port, None
+        self.env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret"}
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.server._server.server_close()  # stop() leaves the socket listening: connections would hang, not fail
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                            aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+
+    def objects(self, prefix: str) -> dict[str, bytes]:
+        listed = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        return {o["Key"]: self.client().get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API server (moto's server mode) for the session, its credentials in this process's environment
+    (as a deployment gives them). TEST_S3_PORT chooses its port, else a free one."""
+    import socket
+
+    port = int(os.environ.get("TEST_S3_PORT") or 0)
+    if not port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    server = S3Server(port)
+    saved = {name: os.environ.get(name) for name in server.env}
+    os.environ.update(server.env)
+    server.start()
+    server.client().create_bucket(Bucket=server.bucket)
+    yield server
+    with contextlib.suppress(Exception):
+        server.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def s3_storage(settings, s3_server):
+    """BATCH_STORAGE_URL naming a prefix of the test's own in the session's bucket; returns the prefix."""
+    prefix = f"t-{uuid.uuid4().hex[:8]}/"
+    settings.BATCH_STORAGE_URL = f"s3://{s3_server.bucket}/{prefix}"
+    return prefix
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

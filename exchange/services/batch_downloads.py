@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
-from exchange.batch_files import open_batch_file
+from exchange.batch_storage import stored_file_open
 from exchange.exchange_log import log_append, log_lock
 from exchange.models import Batch
 
@@ -17,7 +15,7 @@ def batch_file_download(*, batch_pk: int, by: str) -> tuple[Batch, io.BufferedRe
     """The stored bytes, decrypted as they are read. The file may hold ID numbers: every download is
     entered in the exchange log (who, which batch) before a byte leaves, and only once the file opened."""
     batch = Batch.objects.select_related("department").get(pk=batch_pk)
-    stream = open_batch_file(Path(settings.BATCH_STORAGE_DIR) / batch.storage_path)
+    stream = stored_file_open(batch.storage_path)
     try:
         with transaction.atomic():
             log_lock()

@@ -6,9 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import tempfile
-from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
@@ -16,6 +13,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from credit.locks import atomic_retrying
 from exchange.batch_files import BatchFileWriter
+from exchange.batch_storage import storage, stored_file_delete
 from exchange.exchange_log import log_append, log_lock
 from exchange.models import PLATFORM_FAILURE_CODES, Batch, BatchRejection, BatchStatus, Department
 from exchange.services.row_count import RowCounter
@@ -53,39 +51,30 @@ def _storage_writes():
 
 
 def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
-    """Stream the body, encrypted, to a temporary file, then rename it to its
-    content-addressed path. Returns (relative path, content digest of the body as
-    received, size)."""
-    root = Path(settings.BATCH_STORAGE_DIR)
+    """Stream the body, encrypted, to the store (exchange.batch_storage: local disk or a bucket) under a
+    temporary name, then commit it under its content-addressed path. Returns (relative path, content digest
+    of the body as received, size)."""
     max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS
     sha, size, rows = hashlib.sha256(), 0, RowCounter(is_csv=is_csv)
-    with _storage_writes():
-        (root / "tmp").mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            out = BatchFileWriter(raw)  # encrypted at rest: a batch may hold ID numbers
-            while chunk := body.read(READ_SIZE):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BatchTooLarge(f"批次超过 {max_bytes} 字节的上限，请拆分后分别报送。")
-                rows.feed(chunk)
-                if rows.rows > max_rows:
-                    raise BatchTooLarge(f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送。")
-                sha.update(chunk)
-                with _storage_writes():
-                    out.write(chunk)
+    with contextlib.ExitStack() as stack:  # whatever ends the upload early (a refusal, a storage error) discards it
+        with _storage_writes():
+            upload = stack.enter_context(storage().upload())
+        out = BatchFileWriter(upload)  # encrypted at rest: a batch may hold ID numbers
+        while chunk := body.read(READ_SIZE):
+            size += len(chunk)
+            if size > max_bytes:
+                raise BatchTooLarge(f"批次超过 {max_bytes} 字节的上限，请拆分后分别报送。")
+            rows.feed(chunk)
+            if rows.rows > max_rows:
+                raise BatchTooLarge(f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送。")
+            sha.update(chunk)
             with _storage_writes():
-                out.close()
+                out.write(chunk)
         hexdigest = sha.hexdigest()
         relative = f"{hexdigest[:2]}/{hexdigest}"
-        final = root / relative
         with _storage_writes():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)  # same content, same path: replacing it changes nothing
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            out.close()
+            upload.commit(relative)
     return relative, digest_header(sha.digest()), size
 
 
@@ -114,7 +103,8 @@ def _stored_file_discard(relative: str) -> None:
         log.warning("stored batch file %s kept: could not check whether a batch uses it", relative, exc_info=True)
         return
     if not used:
-        (Path(settings.BATCH_STORAGE_DIR) / relative).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a store unreachable now: a stray file is harmless
+            stored_file_delete(relative)
 
 
 def _batch_record(*, department: Department, category: str, batch_id: str, content_type: str, source: str,

@@ -28,16 +28,16 @@ def enqueued(monkeypatch):
 def storage(monkeypatch):
     """The batch file fails to open `failures` times (an OSError, as a storage hiccup gives), then opens."""
     state = {"failures": 0, "opened": 0}
-    real_open = pipeline.open_batch_file
+    real_open = pipeline.stored_file_open
 
-    def flaky_open(path):
+    def flaky_open(relative):
         state["opened"] += 1
         if state["failures"]:
             state["failures"] -= 1
-            raise OSError(5, "Input/output error", str(path))
-        return real_open(path)
+            raise OSError(5, "Input/output error", relative)
+        return real_open(relative)
 
-    monkeypatch.setattr(pipeline, "open_batch_file", flaky_open, raising=False)
+    monkeypatch.setattr(pipeline, "stored_file_open", flaky_open)
     monkeypatch.setattr(pipeline, "STORAGE_BACKOFF", 0, raising=False)
     return state
 
