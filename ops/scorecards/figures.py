@@ -129,7 +129,12 @@ def _query(sql: str, params: dict) -> list[tuple]:
 
 
 def _timeliness(params: dict) -> dict[int, tuple[int, int, Decimal | None]]:
+    # The month's batches lead and each one's versions are read through (batch, row), so the time grows
+    # with the month, not with the store; the planner, misjudging how many versions carry a decided_on,
+    # would read every version of every month instead.
+    _query("SET LOCAL enable_seqscan = off", {})
     _query(TIMELINESS_GROUPS_SQL, params)
+    _query("RESET enable_seqscan", {})
     try:
         first, last = _query("SELECT min(decided_on), max(received_on) FROM scorecard_timeliness", {})[0]
         if first is None:
@@ -153,6 +158,7 @@ def scorecards_compute(*, month: datetime.date) -> list[dict]:
     with transaction.atomic():  # the temporary table lives until commit
         if outermost:  # every query reads the same snapshot
             _query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", {})
+        _query("SET LOCAL jit = off", {})  # compiling these one-off aggregates costs more than running them
         batches = {row[0]: row[1:] for row in _query(BATCHES_SQL, params)}
         codes: dict[int, list[dict]] = {}
         for department, code, count in _query(REJECTION_CODES_SQL, params):
@@ -161,6 +167,7 @@ def scorecards_compute(*, month: datetime.date) -> list[dict]:
         objections = {row[0]: row[1:] for row in _query(OBJECTIONS_SQL, params)}
         repairs = {row[0]: row[1:] for row in _query(REPAIRS_SQL, params)}
         departments = list(Department.objects.filter(created_at__lt=end).values_list("id", "code", "name"))
+        _query("RESET jit", {})
 
     cards = []
     for department_id, code, name in departments:
