@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from config import embedded
@@ -42,8 +43,12 @@ def database_from_url(url: str) -> dict:
 
 
 def secret(name: str) -> str:
-    """A secret from the environment, else the checkout's development secret in var/."""
+    """A secret from the environment: NAME itself, or NAME_FILE naming a file that holds it (a mounted secret,
+    kept out of the process environment); else the checkout's development secret in var/."""
     value = env(name)
     if value:
         return value
+    path = env(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
     return embedded.ensure_secrets()[name]
