@@ -21,6 +21,24 @@ def store_dirs(settings, tmp_path_factory):
     settings.BATCH_STORAGE_DIR = tmp_path_factory.getbasetemp() / "batches"
 
 
+@pytest.fixture
+def batches_in_process(monkeypatch, catalog_after_flush):
+    """For transactional tests: committed batches are processed here, never handed to a broker that some other
+    worker reads."""
+    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+
+
+@pytest.fixture(scope="module")
+def catalog_after_flush(django_db_setup, django_db_blocker):
+    """The catalog loaded again once the module's transactional tests flushed the database (a flush comes after
+    every function-scoped teardown, so this is module-scoped)."""
+    from django.core.management import call_command
+
+    yield
+    with django_db_blocker.unblock():
+        call_command("load_catalog", verbosity=0)
+
+
 def totp(secret: str, *, steps: int = 0) -> str:
     """The code an authenticator app shows for this base32 secret now (`steps` × 30 s later or earlier)."""
     from django_otp.oath import hotp

@@ -35,18 +35,6 @@ ACCESSIBILITY_PROBLEMS = """() => {
 }"""
 
 
-@pytest.fixture
-def batches_in_process(monkeypatch, django_db_blocker):
-    """Committed batches are processed here, never handed to a broker that some other worker reads; the catalog
-    (emptied by the transactional test's flush) loaded again afterwards for the tests that follow."""
-    from django.core.management import call_command
-
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
-    yield
-    with django_db_blocker.unblock():
-        call_command("load_catalog", verbosity=0)
-
-
 def accessible(page) -> None:
     assert page.evaluate(ACCESSIBILITY_PROBLEMS) == []
 
