@@ -4,6 +4,8 @@
   credit-exchange … status BATCH | rejections BATCH | receipt BATCH | changes [--category C] [--cursor X]
   credit-exchange … subject CODE [--category C --cursor X]
   credit-exchange … lookup --id-type resident_id [--category C --cursor X]   (the ID number from stdin or a prompt)
+  credit-exchange … objections [--status open] | decide-objection ID --decision corrected|upheld --reason TEXT
+  credit-exchange … repairs [--status open] | decide-repair ID --decision approved|rejected --reason TEXT
 """
 
 from __future__ import annotations
@@ -131,6 +133,26 @@ def lookup(session: ExchangeSession, args) -> int:
     return 0
 
 
+def listing(session: ExchangeSession, resource: str, status: str | None) -> int:
+    """Every objection or repair request of the department's records (with `status`, only those), one JSON
+    line each, page after page."""
+    cursor = None
+    while True:
+        params = {k: v for k, v in {"status": status, "cursor": cursor}.items() if v}
+        page = session.request("GET", resource, params=params or None).json()
+        for item in page["results"]:
+            print(json.dumps(item, ensure_ascii=False))
+        cursor = page["next_cursor"]
+        if not cursor:
+            return 0
+
+
+def decide(session: ExchangeSession, resource: str, args) -> int:
+    body = json.dumps({"decision": args.decision, "reason": args.reason}, ensure_ascii=False).encode()
+    _print(session.request("POST", f"{resource}/{args.id}/decision", body=body, content_type="application/json").json())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="credit-exchange", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (s, lk):
         sub.add_argument("--category", help="only this category (to page through it)")
         sub.add_argument("--cursor", help="with --category: its next_cursors entry from the previous answer")
+    for resource, statuses, decisions in (("objections", ["open", "corrected", "upheld"], ["corrected", "upheld"]),
+                                          ("repairs", ["open", "approved", "rejected"], ["approved", "rejected"])):
+        commands.add_parser(resource, help=f"{resource} against your department's records, one JSON line each"
+                            ).add_argument("--status", choices=statuses)
+        d = commands.add_parser(f"decide-{resource[:-1]}", help=f"decide one of your {resource} (signed, logged)")
+        d.add_argument("id", type=int)
+        d.add_argument("--decision", required=True, choices=decisions)
+        d.add_argument("--reason", required=True, help="why, in words the enterprise will read")
     args = parser.parse_args(argv)
     if not args.keyid or not args.key_file:
         parser.error("--keyid and --key-file are required (or CREDIT_EXCHANGE_KEYID / CREDIT_EXCHANGE_KEY_FILE)")
@@ -181,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             _print(session.request("GET", f"subjects/{quote(args.code, safe='')}", params=_paging(args) or None).json())
         elif args.command == "lookup":
             return lookup(session, args)
+        elif args.command in ("objections", "repairs"):
+            return listing(session, args.command, args.status)
+        elif args.command in ("decide-objection", "decide-repair"):
+            return decide(session, args.command.removeprefix("decide-") + "s", args)
         elif args.command == "changes":
             params = {k: v for k, v in {"category": args.category, "cursor": args.cursor, "limit": args.limit}.items() if v}
             _print(session.request("GET", "changes", params=params).json())
