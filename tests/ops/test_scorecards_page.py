@@ -79,6 +79,12 @@ def test_the_page_ranks_links_and_draws(february):
     assert rejections.status_code == 200 and len(rejections.context["cl"].result_list) == 1
 
 
+def test_the_console_index_links_to_the_page_for_those_who_may_see_it(db):
+    seeing = with_permission(without_scorecards("see"), "see", "view_departmentscorecard")
+    assert 'href="/scorecards/"' in seeing.get("/admin/").content.decode()
+    assert 'href="/scorecards/"' not in without_scorecards("nosee").get("/admin/").content.decode()
+
+
 def test_a_bad_month_is_explained(february):
     client = with_permission(without_scorecards("see"), "see", "view_departmentscorecard")
     answer = client.get("/scorecards/?month=2026-2")
