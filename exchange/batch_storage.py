@@ -64,6 +64,13 @@ class LocalStorage:
     def open(self, relative: str) -> BinaryIO:
         return open(self.root / relative, "rb")
 
+    def names(self) -> Iterator[str]:
+        """Every stored file's name (temporary uploads under tmp/ too), in order."""
+        if self.root.is_dir():
+            for path in sorted(self.root.rglob("*")):
+                if path.is_file():
+                    yield path.relative_to(self.root).as_posix()
+
     def delete(self, relative: str) -> None:
         (self.root / relative).unlink(missing_ok=True)
 
@@ -148,6 +155,14 @@ class S3Storage:
     def open(self, relative: str) -> BinaryIO:
         return io.BufferedReader(_S3RangeReader(_s3_client(), self.bucket, self.key(relative)),
                                  buffer_size=READ_AHEAD_BYTES)
+
+    def names(self) -> Iterator[str]:
+        """Every stored object's name under the prefix (temporary uploads under tmp/ too), in order."""
+        with _s3_errors("list the bucket"):
+            pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix):]
 
     def delete(self, relative: str) -> None:
         with _s3_errors(f"delete {relative}"):
@@ -250,6 +265,14 @@ def stored_file_write(relative: str, data: bytes) -> None:
         writer = BatchFileWriter(upload)
         writer.write(data)
         writer.close()
+        upload.commit(relative)
+
+
+def stored_file_put(relative: str, path: Path) -> None:
+    """Put back a file as it was stored (already encrypted: a backup's copy) under its name, whole or not at all."""
+    with storage().upload() as upload, open(path, "rb") as source:
+        while chunk := source.read(UPLOAD_PART_BYTES):
+            upload.write(chunk)
         upload.commit(relative)
 
 

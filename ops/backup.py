@@ -36,6 +36,7 @@ from psycopg.conninfo import make_conninfo
 
 from config import embedded
 from credit.models import Objection, Record, Subject
+from exchange.batch_storage import storage, stored_file_put
 from exchange.exchange_log import ChainCheck, log_head, log_verify
 from exchange.models import Batch, Department, ExchangeLogEntry
 
@@ -93,7 +94,7 @@ def backup_create(*, target: Path) -> dict:
         _pg_run("pg_dump", "--format=custom", f"--snapshot={snapshot}", f"--file={target / DUMP}")
     files[DUMP] = _sha256(target / DUMP)
 
-    copied = _tree_copy(Path(settings.BATCH_STORAGE_DIR), target / BATCHES, skip=_batch_scratch, files=files)
+    copied = _store_copy(target / BATCHES, files=files)
     missing = sorted(path for path in referenced if f"{BATCHES}/{path}" not in copied)
     _tree_copy(Path(settings.PLATFORM_SIGNING_KEY_DIR), target / KEYS, skip=_key_scratch, files=files)
     secrets = _secrets_in_use()
@@ -150,8 +151,8 @@ def backup_restore(*, source: Path, force: bool = False) -> RestoreResult:
     files = manifest["files"]
     for name in files:
         parts = PurePosixPath(name).parts
-        if parts[0] == BATCHES:
-            _replace(source / name, Path(settings.BATCH_STORAGE_DIR).joinpath(*parts[1:]))
+        if parts[0] == BATCHES:  # into the store in use: the folder, or the bucket (BATCH_STORAGE_URL)
+            stored_file_put(PurePosixPath(*parts[1:]).as_posix(), source / name)
         elif parts[0] == KEYS:
             _replace(source / name, Path(settings.PLATFORM_SIGNING_KEY_DIR).joinpath(*parts[1:]), private=True)
     restored = embedded.secrets_read(source / SECRETS) if SECRETS in files else {}
@@ -206,6 +207,23 @@ def _batch_scratch(relative: PurePosixPath) -> bool:
 
 def _key_scratch(relative: PurePosixPath) -> bool:
     return relative.name == ".lock" or relative.suffix == ".tmp"
+
+
+def _store_copy(into: Path, *, files: dict[str, str]) -> set[str]:
+    """Copy every file of the batch store (BATCH_STORAGE_DIR or the bucket), as stored, into `into`, recording
+    each one's name in the set and its sha256."""
+    store, copied = storage(), set()
+    for relative in store.names():
+        if _batch_scratch(PurePosixPath(relative)):
+            continue
+        destination = into / relative
+        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with store.open(relative) as stored, open(destination, "wb") as copy:
+            shutil.copyfileobj(stored, copy, 1024 * 1024)
+        name = f"{into.name}/{relative}"
+        files[name] = _sha256(destination)
+        copied.add(name)
+    return copied
 
 
 def _tree_copy(root: Path, into: Path, *, skip, files: dict[str, str]) -> set[str]:

@@ -161,3 +161,29 @@ def _department_codes():
     from exchange.models import Department
 
     return list(Department.objects.order_by("code").values_list("code", flat=True))
+
+
+def test_backup_and_restore_with_batch_files_in_a_bucket(platform_dirs, settings, s3_server, s3_storage):
+    from exchange.batch_storage import stored_file_open
+
+    ingest(_department("HN-SCJG", ["admin_penalty"]), "admin_penalty", [penalty("P-1", 1), penalty("P-2", 2)],
+           "pen-s3")
+    batch = Batch.objects.get()
+    stored = s3_server.objects(s3_storage)[s3_storage + batch.storage_path]
+    backup = platform_dirs / "backup"
+
+    _run("backup", backup)
+
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["missing_batch_files"] == []
+    assert (backup / "batches" / batch.storage_path).read_bytes() == stored  # as stored: encrypted
+    for key in s3_server.objects(s3_storage):
+        s3_server.client().delete_object(Bucket=s3_server.bucket, Key=key)
+
+    _run("restore", backup, "--force")
+
+    assert list(s3_server.objects(s3_storage)) == [s3_storage + batch.storage_path]  # back in the bucket
+    with stored_file_open(batch.storage_path) as fh:
+        digest = b64encode(hashlib.sha256(fh.read()).digest()).decode()
+    assert batch.content_digest == f"sha-256=:{digest}:"
+    assert not (platform_dirs / "batches").exists()  # nothing went to the local folder
