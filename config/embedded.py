@@ -11,7 +11,13 @@ and every role logs in with a password (scram-sha-256) kept in `var/secrets.env`
 only the cluster's own OS user logs in as the superuser (peer). Redis listens on a
 unix socket under `var/` only. Two checkouts on one machine never collide.
 
+`standby start` adds a hot standby of that cluster beside it (pg_basebackup -R over the private socket as the
+replication role, then streaming replication through a replication slot), on a socket directory of its own:
+PUBLIC_DATABASE_URL may point the internet zone at it (`standby env` prints the URL). Nothing is created on it:
+roles, the public projection and its functions arrive from the primary.
+
 Usage: python -m config.embedded start|stop|status|reset|env
+       python -m config.embedded standby start|stop|status|reset|env
 """
 
 from __future__ import annotations
@@ -46,6 +52,13 @@ SECRETS_FILE = VAR / "secrets.env"
 DB_NAME = "credit"
 DB_USER = "credit"
 PG_USER = "postgres"  # the unprivileged OS user that owns the cluster when we are root
+REPLICATION_USER = "credit_replication"  # the standby's role on the primary: may stream WAL, read nothing
+# The hot standby: beside the primary's folder (var/pg-standby, or …/credit-<hash>-standby as root)
+STANDBY_DIR = PG_DIR.with_name(f"{PG_DIR.name}-standby")
+STANDBY_DATA = STANDBY_DIR / "data"
+STANDBY_RUN = STANDBY_DIR / "run"
+STANDBY_LOG = STANDBY_DIR / "postgres.log"
+STANDBY_SLOT = "credit_standby"  # the primary keeps the WAL the standby has not received yet
 
 PG_SETTINGS = {
     "listen_addresses": "''",  # no TCP: the unix socket only
@@ -78,6 +91,12 @@ def database_url(name: str = DB_NAME) -> str:
 def public_password() -> str:
     """The public site's role's password on the embedded cluster."""
     return ensure_secrets()["EMBEDDED_PUBLIC_DB_PASSWORD"]
+
+
+def standby_public_database_url() -> str:
+    """PUBLIC_DATABASE_URL for the internet zone reading the embedded standby."""
+    return (f"postgresql://{public_role()}:{quote(public_password(), safe='')}@/{DB_NAME}"
+            f"?host={quote(str(STANDBY_RUN))}")
 
 
 def broker_url() -> str:
@@ -170,11 +189,11 @@ def _pg_running(data: Path = PG_DATA) -> bool:
     return result.returncode == 0
 
 
-def _psql(sql: str, db: str = "postgres", *, stdin: bool = False) -> str:
-    """Run `sql` as the cluster's superuser; with `stdin`, as a script fed on stdin, which other users cannot
-    see (a command line they can)."""
+def _psql(sql: str, db: str = "postgres", *, stdin: bool = False, run: Path = PG_RUN) -> str:
+    """Run `sql` as the superuser of the cluster listening in `run` (the primary's by default); with `stdin`, as
+    a script fed on stdin, which other users cannot see (a command line they can)."""
     result = _as_pg_user(
-        [str(pg_bindir() / "psql"), "-h", str(PG_RUN), "-U", PG_USER, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1",
+        [str(pg_bindir() / "psql"), "-h", str(run), "-U", PG_USER, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1",
          *(["-f", "-"] if stdin else ["-c", sql])],
         capture_output=True,
         text=True,
@@ -232,7 +251,8 @@ def _roles_ensure() -> None:
     """The platform's role and the public site's role (public/migrations/0002 grants it what it may do), each
     with its password from var/secrets.env (set here, so that migrations carry no secrets), the public one
     with no table statistics from its sessions: those would count rows its functions read before their
-    filters. Only a superuser may set that, and this is the one place that runs as one."""
+    filters. Only a superuser may set that, and this is the one place that runs as one. And the replication
+    role a standby streams as (standby_start)."""
     role, passwords = public_role(), ensure_secrets()
 
     def literal(value: str) -> str:
@@ -242,26 +262,36 @@ def _roles_ensure() -> None:
         SELECT 'CREATE ROLE {DB_USER} LOGIN CREATEDB CREATEROLE'
          WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}') \\gexec
         SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') \\gexec
+        SELECT 'CREATE ROLE {REPLICATION_USER} LOGIN REPLICATION'
+         WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{REPLICATION_USER}') \\gexec
+        ALTER ROLE {REPLICATION_USER} PASSWORD {literal(passwords["EMBEDDED_REPLICATION_PASSWORD"])};
         ALTER ROLE {DB_USER} PASSWORD {literal(passwords["EMBEDDED_DB_PASSWORD"])};
         ALTER ROLE {role} PASSWORD {literal(passwords["EMBEDDED_PUBLIC_DB_PASSWORD"])};
         ALTER ROLE {role} SET track_counts = off;
     """)
 
 
-def _write_pg_settings() -> None:
-    settings = dict(PG_SETTINGS, unix_socket_directories=f"'{PG_RUN}'")
+def _write_pg_settings(data: Path = PG_DATA, run: Path = PG_RUN, *, extra: list[str] = ()) -> None:
+    """The cluster in `data` (the primary, or the standby with its `extra` lines) listening in `run`."""
+    settings = dict(PG_SETTINGS, unix_socket_directories=f"'{run}'")
     if not (pg_bindir().parent / "lib" / "pg_prewarm.so").exists():  # a build without contrib: start without it
         settings.pop("shared_preload_libraries")
     lines = ["# Written by config/embedded.py from PG_SETTINGS before each start; edit PG_SETTINGS instead."]
     lines += [f"{key} = {value}" for key, value in settings.items()]
-    (PG_DATA / "postgresql.auto.conf").write_text("\n".join(lines) + "\n")  # keeps its owner (postgres)
-    # Only the cluster's OS user is the superuser (peer); every role logs in with its password; no TCP at all.
-    (PG_DATA / "pg_ident.conf").write_text(f"# Written by config/embedded.py before each start.\n"
-                                           f"embedded {_pg_os_user()} {PG_USER}\n")
-    (PG_DATA / "pg_hba.conf").write_text("# Written by config/embedded.py before each start.\n"
-                                         f"local all {PG_USER} peer map=embedded\n"
-                                         f"local replication {PG_USER} peer map=embedded\n"  # pg_basebackup
-                                         "local all all scram-sha-256\n")
+    (data / "postgresql.auto.conf").write_text("\n".join(lines + list(extra)) + "\n")  # keeps its owner
+    _write_pg_hba(data)
+
+
+def _write_pg_hba(data: Path) -> None:
+    # Only the cluster's OS user is the superuser (peer); every role logs in with its password; no TCP at all;
+    # the replication role streams WAL to a standby (with its password too).
+    (data / "pg_ident.conf").write_text(f"# Written by config/embedded.py before each start.\n"
+                                        f"embedded {_pg_os_user()} {PG_USER}\n")
+    (data / "pg_hba.conf").write_text("# Written by config/embedded.py before each start.\n"
+                                      f"local all {PG_USER} peer map=embedded\n"
+                                      f"local replication {PG_USER} peer map=embedded\n"  # pg_basebackup
+                                      f"local replication {REPLICATION_USER} scram-sha-256\n"
+                                      "local all all scram-sha-256\n")
 
 
 def redis_server_binary() -> str:
@@ -317,10 +347,11 @@ SECRETS = {
     "DEMO_OPERATOR_TOTP_KEY": lambda: secrets.token_hex(20),
     "EMBEDDED_DB_PASSWORD": lambda: secrets.token_hex(24),
     "EMBEDDED_PUBLIC_DB_PASSWORD": lambda: secrets.token_hex(24),
+    "EMBEDDED_REPLICATION_PASSWORD": lambda: secrets.token_hex(24),
 }
 # The cluster's own role passwords: they belong to the cluster that is running, not to its data, so a backup
 # leaves them out and a restore keeps the ones in place (pg_restore brings back no roles).
-CLUSTER_SECRETS = frozenset({"EMBEDDED_DB_PASSWORD", "EMBEDDED_PUBLIC_DB_PASSWORD"})
+CLUSTER_SECRETS = frozenset({"EMBEDDED_DB_PASSWORD", "EMBEDDED_PUBLIC_DB_PASSWORD", "EMBEDDED_REPLICATION_PASSWORD"})
 
 
 def secrets_read(path: Path | None = None) -> dict[str, str]:
@@ -395,8 +426,73 @@ def postgres_restart() -> None:
                      "-t", "60", "restart"], check=True, capture_output=True)
 
 
+def standby_start() -> None:
+    """Start the hot standby of the embedded cluster, made first when there is none: a base backup of the
+    primary taken over its private socket as the replication role (pg_basebackup -R writes how to reach the
+    primary; -C -S makes the slot that keeps the WAL the standby still needs), then started on a socket
+    directory of its own. The primary is started when it is not running."""
+    with _lock():
+        ensure_postgres()
+        if not (STANDBY_DATA / "PG_VERSION").exists():
+            _standby_create()
+        if not _pg_running(STANDBY_DATA):
+            # the primary_* lines pg_basebackup -R wrote, kept through each rewrite of the settings
+            written = (STANDBY_DATA / "postgresql.auto.conf").read_text().splitlines()
+            reach = [line for line in written if line.startswith(("primary_conninfo", "primary_slot_name"))]
+            # hot_standby_feedback: a long public read is not cancelled because replay would remove rows it reads
+            _write_pg_settings(STANDBY_DATA, STANDBY_RUN, extra=[*reach, "hot_standby_feedback = on"])
+            _private_dir(STANDBY_RUN)
+            if os.geteuid() == 0 and STANDBY_LOG.exists():
+                shutil.chown(STANDBY_LOG, PG_USER)
+            log("starting the PostgreSQL standby")
+            # -w: returns once the standby is consistent and takes read-only connections
+            _as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(STANDBY_DATA), "-l", str(STANDBY_LOG), "-w",
+                         "-t", "300", "start"], check=True, capture_output=True)
+
+
+def _standby_create() -> None:
+    log(f"taking a base backup of the PostgreSQL cluster into {STANDBY_DATA}")
+    _write_pg_hba(PG_DATA)  # a primary started before the replication role's line existed
+    _psql("SELECT pg_reload_conf()")
+    _standby_slot_drop()  # left by a base backup cut short
+    _private_dir(STANDBY_DIR)
+    shutil.rmtree(STANDBY_DATA, ignore_errors=True)
+    # the password through the environment: a command line is visible to every user
+    env = {**os.environ, "PGPASSWORD": ensure_secrets()["EMBEDDED_REPLICATION_PASSWORD"]}
+    result = _as_pg_user([str(pg_bindir() / "pg_basebackup"), "-h", str(PG_RUN), "-U", REPLICATION_USER,
+                          "-D", str(STANDBY_DATA), "-R", "-X", "stream", "-C", "-S", STANDBY_SLOT,
+                          "--checkpoint=fast", "--no-password"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(STANDBY_DATA, ignore_errors=True)
+        raise RuntimeError(f"pg_basebackup failed: {result.stderr.strip()}")
+
+
+def _standby_slot_drop() -> None:
+    _psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+          f"WHERE slot_name = '{STANDBY_SLOT}' AND NOT active")
+
+
+def standby_stop() -> None:
+    """Stop the standby (the primary keeps its WAL in the slot until it streams again: `standby reset` when
+    it never will)."""
+    if (STANDBY_DATA / "PG_VERSION").exists() and _pg_running(STANDBY_DATA):
+        _pg_ctl_stop(STANDBY_DATA)
+        log("PostgreSQL standby stopped")
+
+
+def standby_reset() -> None:
+    """Stop the standby, delete it, and drop its slot on the primary (when the primary is running)."""
+    with _lock():
+        standby_stop()
+        shutil.rmtree(STANDBY_DIR, ignore_errors=True)
+        if _pg_running():
+            _standby_slot_drop()
+        log("standby deleted")
+
+
 def stop() -> None:
     with _lock():
+        standby_stop()
         if (REDIS_DIR / "redis.pid").exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int((REDIS_DIR / "redis.pid").read_text().strip()), 15)
@@ -411,27 +507,37 @@ def reset() -> None:
     stop()
     if PG_LINK.is_symlink():
         PG_LINK.unlink()
-    for path in (PG_DIR, PG_LINK, REDIS_DIR, VAR / "batches"):
+    for path in (STANDBY_DIR, PG_DIR, PG_LINK, REDIS_DIR, VAR / "batches"):
         shutil.rmtree(path, ignore_errors=True)
     log("embedded data deleted")
 
 
+def _standby_stop() -> None:
+    with _lock():
+        standby_stop()
+
+
+COMMANDS = {
+    "start": lambda: (ensure_started(), ensure_secrets()),
+    "stop": stop,
+    "reset": reset,
+    "status": lambda: print(f"postgres: {'running' if _pg_running() else 'stopped'}; "
+                            f"redis: {'running' if _redis_ping() else 'stopped'}"),
+    "env": lambda: print(f"DATABASE_URL={database_url()}\nCELERY_BROKER_URL={broker_url()}"),
+    "standby start": standby_start,
+    "standby stop": _standby_stop,
+    "standby reset": standby_reset,
+    "standby status": lambda: print(f"standby: {'running' if _pg_running(STANDBY_DATA) else 'stopped'}"),
+    "standby env": lambda: print(f"PUBLIC_DATABASE_URL={standby_public_database_url()}"),
+}
+
+
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "start"
-    if command == "start":
-        ensure_started()
-        ensure_secrets()
-    elif command == "stop":
-        stop()
-    elif command == "reset":
-        reset()
-    elif command == "status":
-        print(f"postgres: {'running' if _pg_running() else 'stopped'}; redis: {'running' if _redis_ping() else 'stopped'}")
-    elif command == "env":
-        print(f"DATABASE_URL={database_url()}\nCELERY_BROKER_URL={broker_url()}")
-    else:
+    command = " ".join(argv[1:3] if argv[1:2] == ["standby"] else argv[1:2]) or "start"
+    if command not in COMMANDS:
         print(__doc__)
         return 2
+    COMMANDS[command]()
     return 0
 
 

@@ -178,6 +178,9 @@ PUBLIC_RATE_LIMIT = env("PUBLIC_RATE_LIMIT", "120/minute")  # per client address
 PUBLIC_CACHE_SECONDS = env_int("PUBLIC_CACHE_SECONDS", 60)
 # Reverse proxies in front of us that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
 PUBLIC_TRUSTED_PROXIES = env_int("PUBLIC_TRUSTED_PROXIES", 0)
+# The pages say "数据截至 …" (data as of) when the standby the public alias reads (PUBLIC_DATABASE_URL) is more
+# than this many seconds behind its primary: a few seconds of streaming replication are normal and not worth a word.
+PUBLIC_REPLICA_LAG_SECONDS = env_int("PUBLIC_REPLICA_LAG_SECONDS", 5)
 # Benchmarks only: serve /bench/trivial, the baseline a public page's throughput is compared with.
 PUBLIC_BENCH_VIEWS = env_bool("PUBLIC_BENCH_VIEWS", False)
 

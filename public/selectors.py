@@ -10,11 +10,13 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import Error, connections
 
 from credit.identity import code_normalise
@@ -485,3 +487,29 @@ def _profile(shown: PublicCatalog, subject: PublicSubject, categories: list[str]
         under_objection=under_objection,
     )
 
+
+# --- How fresh the data is: the public alias may read a hot standby (PUBLIC_DATABASE_URL) -------------------
+
+# The commit time of the last transaction the standby replayed, when it is in recovery and behind: WAL received
+# and not replayed yet (replay slow or paused), or no WAL arriving at all (the primary out of reach). A standby
+# that replayed all it received is current however old its last commit is: the primary wrote nothing since.
+_DATA_AS_OF_SQL = """
+SELECT replayed FROM (SELECT pg_last_xact_replay_timestamp() AS replayed) r
+WHERE pg_is_in_recovery() AND now() - replayed > make_interval(secs => %s::double precision)
+  AND (pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()
+       OR NOT EXISTS (SELECT FROM pg_stat_wal_receiver))"""
+DATA_AS_OF_CHECK_SECONDS = 1.0  # a process asks at most this often; pages show the time to the minute
+_data_as_of: tuple[float, dt.datetime | None] = (float("-inf"), None)
+
+
+def data_as_of() -> dt.datetime | None:
+    """What the pages show as "数据截至 …": the time the public data is current to, when the standby the public
+    alias reads lags more than settings.PUBLIC_REPLICA_LAG_SECONDS behind its primary; None on a primary and
+    on a standby keeping up."""
+    global _data_as_of
+    checked_at, as_of = _data_as_of
+    if time.monotonic() - checked_at >= DATA_AS_OF_CHECK_SECONDS:
+        row = _read(lambda cursor: _fetchone(cursor, _DATA_AS_OF_SQL, [settings.PUBLIC_REPLICA_LAG_SECONDS]))
+        as_of = row[0] if row else None
+        _data_as_of = (time.monotonic(), as_of)
+    return as_of

@@ -44,8 +44,8 @@ def search_page(request):
     result = None
     if query.text:
         result = selectors.subject_search(query=query, page=_page_number(request.GET.get("page")))
-    return render(request, "public/search.html", {"query": query, "result": result,
-                                                  "match_cap": selectors.MATCH_CAP}, using="jinja2")
+    return render(request, "public/search.html",
+                  {"query": query, "result": result, "data_as_of": selectors.data_as_of()}, using="jinja2")
 
 
 def _subject_etag(request, code: str) -> str | None:
@@ -77,8 +77,10 @@ def subject_page(request, code: str):
         canonical = selectors.subject_code_for_alias(code=code)
         if canonical:
             return redirect("public:subject", code=canonical, permanent=True)
-        return render(request, "public/not_found.html", {"code": code}, status=404, using="jinja2")
-    return render(request, "public/subject.html", {"page": page}, using="jinja2")
+        return render(request, "public/not_found.html", {"code": code, "data_as_of": selectors.data_as_of()},
+                      status=404, using="jinja2")
+    return render(request, "public/subject.html", {"page": page, "data_as_of": selectors.data_as_of()},
+                  using="jinja2")
 
 
 @require_safe

@@ -37,6 +37,28 @@ def subprocess_database_url(db: dict) -> str:
         f"postgresql://{user}:{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
 
 
+def web_server_start(env: dict[str, str], *, port: int, log: Path, workers: int, threads: int) -> subprocess.Popen:
+    """gunicorn as `make run` serves it, in a process group of its own (os.killpg stops it and its workers), once
+    its /healthz answers 200."""
+    import requests
+
+    from config.launcher import gunicorn_command
+
+    with open(log, "w") as out:
+        process = subprocess.Popen(gunicorn_command(port=port, workers=workers, threads=threads), cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return process
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def celery_publishing_to(broker_url: str, queue: str | None = None):
     """This process's Celery app publishes to another broker (and queue) inside the block. Nothing is

@@ -133,7 +133,8 @@ def test_secrets_are_made_once_and_kept(tmp_path, monkeypatch):
     second = embedded.ensure_secrets()
     assert first == second
     assert set(first) == {"DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEY", "BLIND_INDEX_KEY", "DEMO_OPERATOR_PASSWORD",
-                          "DEMO_OPERATOR_TOTP_KEY", "EMBEDDED_DB_PASSWORD", "EMBEDDED_PUBLIC_DB_PASSWORD"}
+                          "DEMO_OPERATOR_TOTP_KEY", "EMBEDDED_DB_PASSWORD", "EMBEDDED_PUBLIC_DB_PASSWORD",
+                          "EMBEDDED_REPLICATION_PASSWORD"}
     assert len(bytes.fromhex(first["FIELD_ENCRYPTION_KEY"])) == 32
     assert oct((tmp_path / "secrets.env").stat().st_mode & 0o777) == "0o600"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import time
 
 import pytest
@@ -12,8 +11,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from config.launcher import gunicorn_command
-from tests.conftest import ROOT, subprocess_database_url
+from tests.conftest import subprocess_database_url, web_server_start
 
 PORT = 8401  # this test's range: 8401-8409
 WORKERS, THREADS, HEAD_SECONDS = 2, 2, 2
@@ -25,21 +23,8 @@ def web_server(django_db_setup, django_db_blocker, tmp_path):
         database_url = subprocess_database_url(connection.settings_dict)
     env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "WEB_REQUEST_HEAD_SECONDS": str(HEAD_SECONDS)}
-    log = tmp_path / "gunicorn.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(gunicorn_command(port=PORT, workers=WORKERS, threads=THREADS), cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process = web_server_start(env, port=PORT, log=tmp_path / "gunicorn.log", workers=WORKERS, threads=THREADS)
     url = f"http://127.0.0.1:{PORT}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
-        time.sleep(0.2)
     yield url
     os.killpg(process.pid, 15)
     process.wait(timeout=30)
