@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from config import embedded
 
@@ -46,6 +47,12 @@ def gunicorn_command(*, port: int, workers: int, threads: int | None = None, app
 def celery_worker_command(*, concurrency: int) -> list[str]:
     """The Celery worker as `make run` runs it (beat runs on its own, see run())."""
     return [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency)]
+
+
+def celery_beat_command(*, schedule: Path) -> list[str]:
+    """Celery beat as `make run` runs it: on its own, not inside a worker (-B), so there is one beat whatever
+    happens to the workers; `schedule` is where it keeps when each periodic task last ran."""
+    return [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule", str(schedule)]
 
 
 @dataclass
@@ -136,9 +143,7 @@ def run() -> int:
     supervisor = Supervisor([
         Child("celery worker", celery_worker_command(concurrency=int(os.environ.get("CELERY_CONCURRENCY", "2"))),
               options=here),
-        # beat on its own, not inside the worker (-B): one beat, whatever happens to the worker
-        Child("celery beat", [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                              "--schedule", str(embedded.VAR / "run" / "celerybeat-schedule")], options=here),
+        Child("celery beat", celery_beat_command(schedule=embedded.VAR / "run" / "celerybeat-schedule"), options=here),
         Child("web server", gunicorn_command(port=int(port), workers=int(workers)), options=here),
     ], log=lambda line: print(line, file=sys.stderr, flush=True))
     supervisor.start()
