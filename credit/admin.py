@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.db.models import Case, IntegerField, Value, When
 
 from credit.models import (
+    Authorization,
+    CreditReport,
     Objection,
     ObjectionStatus,
     Record,
     RecordSource,
     RecordVersion,
+    RepairRequest,
     Subject,
     SubjectAlias,
 )
@@ -78,7 +81,7 @@ class RecordAdmin(ReadOnlyAdmin):
 class ObjectionAdmin(ReadOnlyAdmin):
     """Decided by the record's department through the exchange API, never here: the console only shows."""
 
-    list_display = ("id", "status", "record", "raised_by", "raised_at", "decided_by", "decided_at")
+    list_display = ("id", "status", "record", "raised_by", "raised_at", "due_on", "decided_by", "decided_at")
     list_filter = ("status",)
     search_fields = ("=record__natural_key", "raised_by")
     list_select_related = ("record", "decided_by")
@@ -89,3 +92,35 @@ class ObjectionAdmin(ReadOnlyAdmin):
         open_first = Case(When(status=ObjectionStatus.OPEN, then=Value(0)), default=Value(1),
                           output_field=IntegerField())
         return [open_first.asc(), "raised_at"]
+
+
+@admin.register(RepairRequest)
+class RepairRequestAdmin(ReadOnlyAdmin):
+    """Decided by the record's department through the exchange API (repairs/{id}/decision), never here."""
+
+    list_display = ("id", "status", "record", "subject", "filed_at", "decided_by", "decided_at")
+    list_filter = ("status",)
+    search_fields = ("=record__natural_key", "=subject__uscc")
+    list_select_related = ("record", "subject", "decided_by")
+    raw_id_fields = ("record", "subject", "decided_by")
+
+
+@admin.register(Authorization)
+class AuthorizationAdmin(ReadOnlyAdmin):
+    """Granted and revoked by the subject in the portal."""
+
+    list_display = ("id", "subject", "department", "until", "granted_at", "revoked_at")
+    search_fields = ("=subject__uscc", "=department__code")
+    list_select_related = ("subject", "department")
+    raw_id_fields = ("subject", "department")
+
+
+@admin.register(CreditReport)
+class CreditReportAdmin(ReadOnlyAdmin):
+    """What was issued: number, digest and signature (the PDF itself is not kept)."""
+
+    list_display = ("number", "subject", "scope", "issued_at", "sha256")
+    list_filter = ("scope",)
+    search_fields = ("=number", "=subject__uscc")
+    list_select_related = ("subject",)
+    raw_id_fields = ("subject",)
