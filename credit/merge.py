@@ -42,13 +42,16 @@ CREATE TEMP TABLE IF NOT EXISTS credit_mc2 (
 _NAME_KEY_SQL = "regexp_replace(normalize(translate({0}, '（）【】〔〕', '()[][]'), NFKC), '\\s+', '', 'g')"
 
 _STAGED_RANGE = "st.batch_id = %(batch)s AND st.row > %(lo)s AND st.row <= %(hi)s"
+# a registration's subject, looked up per staged row (LIMIT 1: see the module's docstring)
+_STAGED_SUBJECT = """credit_stagedrow st CROSS JOIN LATERAL (
+           SELECT s.id, s.name, s.name_key, s.registered FROM credit_subject s WHERE s.uscc = st.uscc LIMIT 1) s"""
 
 _REGISTRATION_SQL = [
     # the registered name that is being replaced becomes a former name
     f"""
     INSERT INTO credit_subjectalias (subject_id, kind, value, value_key, created_at)
     SELECT s.id, 'former_name', s.name, s.name_key, %(now)s
-      FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+      FROM {_STAGED_SUBJECT}
      WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
        AND s.registered AND s.name_key <> st.subject_name_key
     ON CONFLICT DO NOTHING
@@ -74,7 +77,7 @@ _REGISTRATION_SQL = [
     f"""
     INSERT INTO credit_subjectalias (subject_id, kind, value, value_key, created_at)
     SELECT s.id, a.kind, a.value, a.value_key, %(now)s
-      FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+      FROM {_STAGED_SUBJECT}
      CROSS JOIN LATERAL (
            SELECT 'org_code', st.org_code, st.org_code
             UNION ALL
@@ -103,20 +106,23 @@ _REGISTRATION_SQL = [
     SELECT 'updated', category, id, subject_id, department_id, %(batch)s, version, %(now)s
       FROM attached ORDER BY id
     """,
-    # the registered name (or its former names) decides name_mismatch of the subject's other records
+    # the registered name (or its former names) decides name_mismatch of the subject's other records (each
+    # subject's records through record_subject_category_id: OFFSET 0 keeps that look-up per subject; those
+    # whose flag changes are then updated by id: no plan joins the chunk against every record)
     f"""
     WITH subj AS (
-        SELECT DISTINCT s.id, s.name_key FROM credit_stagedrow st JOIN credit_subject s ON s.uscc = st.uscc
+        SELECT DISTINCT s.id, s.name_key FROM {_STAGED_SUBJECT}
          WHERE {_STAGED_RANGE} AND st.status = 'valid' AND st.op = 'upsert'
     ), calc AS (
-        SELECT r.id, (r.subject_name_key <> '' AND r.subject_name_key <> subj.name_key AND NOT EXISTS (
-                   SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id AND a.kind = 'former_name'
-                      AND a.value_key = r.subject_name_key)) AS mismatch
-          FROM credit_record r JOIN subj ON r.subject_id = subj.id
-         WHERE r.category <> 'registration'
+        SELECT r.id, r.name_mismatch, (r.subject_name_key <> '' AND r.subject_name_key <> subj.name_key
+                   AND NOT EXISTS (SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id
+                                      AND a.kind = 'former_name' AND a.value_key = r.subject_name_key)) AS mismatch
+          FROM subj CROSS JOIN LATERAL (
+               SELECT r.id, r.subject_name_key, r.name_mismatch FROM credit_record r
+                WHERE r.subject_id = subj.id AND r.category <> 'registration' OFFSET 0) r
     )
-    UPDATE credit_record r SET name_mismatch = calc.mismatch FROM calc
-     WHERE r.id = calc.id AND r.name_mismatch <> calc.mismatch
+    UPDATE credit_record r SET name_mismatch = NOT r.name_mismatch
+     WHERE r.id = ANY (ARRAY(SELECT calc.id FROM calc WHERE calc.mismatch <> calc.name_mismatch))
     """,
 ]
 
