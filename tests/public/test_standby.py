@@ -70,7 +70,7 @@ class Platform:
         self.standby_run = Path(parse_qs(urlsplit(self.public_url).query)["host"][0])
         self.manage("migrate", "--verbosity", "0")
         self.manage("load_catalog", "--verbosity", "0")
-        self.manage("load_demo")
+        self.manage("register_department", "HN-SCJG", "--name", "湖南省市场监督管理局", "--write", "registration")
         self._serve()
 
     def _serve(self) -> None:
