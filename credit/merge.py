@@ -189,8 +189,10 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
        r.id IS NULL AND st.status = 'valid' AND st.op <> 'withdraw',
        coalesce(%(category)s <> 'registration' AND subj.registered AND st.subject_name_key <> ''
                 AND st.subject_name_key <> subj.name_key
+                -- OFFSET 0: one look-up per mismatching row, not a hash of every former name built per chunk
                 AND NOT EXISTS (SELECT 1 FROM credit_subjectalias a WHERE a.subject_id = subj.id
-                                   AND a.kind = 'former_name' AND a.value_key = st.subject_name_key), false),
+                                   AND a.kind = 'former_name' AND a.value_key = st.subject_name_key OFFSET 0),
+                false),
        CASE WHEN st.status = 'owned_elsewhere' THEN 'rejected'
             WHEN st.status = 'duplicate' THEN 'unchanged'
             WHEN st.op = 'withdraw' AND r.id IS NULL THEN 'rejected'
