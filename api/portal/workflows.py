@@ -60,6 +60,9 @@ class ObjectionsView(WorkflowView):
         evidence = serializers.FileField(required=False, allow_empty_file=False,
                                          help_text="multipart only: PDF, JPEG or PNG, at most 10 MiB")
 
+        class Meta:
+            ref_name = "PortalObjectionFile"  # schema components are named per class: "In" is every view's
+
     @extend_schema(operation_id="portal_objection_file", tags=["portal"], request=In,
                    summary="Object to one of the subject's own records (reason 10–2000 characters)",
                    responses={201: ObjectionOut, 400: _problem("invalid_reason, evidence_type_not_allowed, "
@@ -104,6 +107,9 @@ class RepairsView(WorkflowView):
         reason = serializers.CharField(max_length=4000)
         commitment = serializers.BooleanField(help_text="信用承诺书: must be true")
 
+        class Meta:
+            ref_name = "PortalRepairFile"  # schema components are named per class: "In" is every view's
+
     @extend_schema(operation_id="portal_repair_file", tags=["portal"], request=In,
                    summary="Apply for credit repair of a public administrative penalty, with a credit commitment",
                    responses={201: RepairOut, 400: _problem("commitment_required, invalid_reason, invalid_request"),
@@ -142,6 +148,9 @@ class AuthorizationsView(WorkflowView):
     class In(serializers.Serializer):
         department = serializers.CharField(max_length=32)
         until = serializers.DateField(help_text="the last day it holds, YYYY-MM-DD")
+
+        class Meta:
+            ref_name = "PortalAuthorizationGrant"  # schema components are named per class: "In" is every view's
 
     @extend_schema(operation_id="portal_authorization_grant", tags=["portal"], request=In,
                    summary="Let a department read the subject's authorised-use records until a day",
