@@ -225,8 +225,9 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture
 def console_groups(db):
-    """The console's groups as exchange migration 0007 makes them: a flush (transactional tests, the public
-    store's teardown) empties auth_group, and only that migration, run again on its own state, makes them."""
+    """The console's groups as exchange migration 0007 makes them (and ops 0002 lets see the scorecards): a
+    flush (transactional tests, the public store's teardown) empties auth_group, and only those migrations,
+    run again on their own state, make them."""
     import importlib
 
     from django.contrib.auth.models import Group
@@ -234,6 +235,8 @@ def console_groups(db):
     from django.db.migrations.executor import MigrationExecutor
 
     if not Group.objects.filter(name="viewer").exists():
-        migration = ("exchange", "0007_console_groups")
-        state = MigrationExecutor(connection).loader.project_state(migration, at_end=True)
-        importlib.import_module("exchange.migrations.0007_console_groups").create_groups(state.apps, None)
+        loader = MigrationExecutor(connection).loader
+        for app, migration, make in (("exchange", "0007_console_groups", "create_groups"),
+                                     ("ops", "0002_scorecard_permissions_for_console_groups", "grant")):
+            state = loader.project_state((app, migration), at_end=True)
+            getattr(importlib.import_module(f"{app}.migrations.{migration}"), make)(state.apps, None)

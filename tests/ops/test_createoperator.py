@@ -45,7 +45,9 @@ def test_the_groups_may_do_what_they_are_for_and_nobody_changes_evidence():
     viewer, operator, keys = codenames("viewer"), codenames("operator"), codenames("key_manager")
     assert {"view_record", "view_batch", "view_exchangelogentry", "view_departmentkey"} <= viewer
     assert not any(c.startswith(("add_", "change_", "delete_")) for c in viewer)
-    assert operator - viewer == {"change_department", "deactivate_department", "verify_exchange_log"}
+    assert "view_departmentscorecard" in viewer
+    assert operator - viewer == {"change_department", "deactivate_department", "verify_exchange_log",
+                                 "recompute_departmentscorecard"}
     assert keys - viewer == {"revoke_departmentkey"}
     for group in (viewer, operator, keys):
         assert "download_batch_file" not in group  # granted to chosen accounts only
