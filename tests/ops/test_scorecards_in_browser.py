@@ -3,12 +3,10 @@ render with every request not addressed to the platform aborted, and the CSV dow
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
 from django_otp.oath import TOTP
 
-from tests.public.test_site_in_browser import CHROMIUM_ARGS
+from tests.public.test_site_in_browser import CHROMIUM_ARGS, outside_requests_blocked
 
 
 @pytest.mark.browser
@@ -22,20 +20,12 @@ def test_the_ranking_renders_from_the_platform_alone(live_server, february, arti
     request.getfixturevalue("console_groups")
     new = operator_create(username="scorecard-viewer", password="pw-for-the-browser", groups=["viewer"])
     new.user.user_permissions.add(Permission.objects.get(codename="view_departmentscorecard"))
-    platform = urlparse(live_server.url).netloc
-    outside, failed = [], []
-
-    def route(r):
-        if urlparse(r.request.url).netloc == platform:
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
+    failed = []
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 900}, accept_downloads=True)
-        page.route("**/*", route)
+        outside = outside_requests_blocked(page, live_server.url)
         page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
         page.goto(live_server.url + "/scorecards/?month=2026-02")  # to the console's sign-in first
         page.fill("#id_username", "scorecard-viewer")

@@ -4,12 +4,10 @@ with a non-public record's reason and its history, sign out. Nothing is loaded f
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import pytest
 
 from tests.portal.conftest import PASSWORD, activation_code, totp
-from tests.public.test_site_in_browser import CHROMIUM_ARGS
+from tests.public.test_site_in_browser import CHROMIUM_ARGS, outside_requests_blocked
 
 # What the public site's browser tests hold its pages to (WCAG 2.1 AA basics a script can check): a language,
 # a title, one h1, every form control labelled, every image described, ids unique, focus visibly outlined, no
@@ -60,20 +58,11 @@ def test_sign_up_sign_in_and_read_own_records(live_server, batches_in_process, e
 
     first, _ = enterprises
     code = activation_code(first.uscc)
-    platform = urlparse(live_server.url).netloc
-    outside = []
-
-    def route(r):
-        if urlparse(r.request.url).netloc == platform:
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 375, "height": 740})  # a phone
-        page.route("**/*", route)
+        outside = outside_requests_blocked(page, live_server.url)
 
         page.goto(live_server.url + "/portal/signup")
         accessible(page)

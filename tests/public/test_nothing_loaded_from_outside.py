@@ -12,7 +12,7 @@ import pytest
 from django_otp.oath import TOTP
 
 from tests.public.conftest import PUBLIC_DB
-from tests.public.test_site_in_browser import CHROMIUM_ARGS
+from tests.public.test_site_in_browser import CHROMIUM_ARGS, outside_requests_blocked
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,19 +28,12 @@ def test_docs_console_and_public_pages_render_with_every_outside_request_blocked
     request.getfixturevalue("console_groups")
     new = operator_create(username="browser-op", password="pw-for-the-browser", groups=["viewer"])
     platform = urlparse(live_server.url).netloc
-    outside, failed, blocked_in_the_browser = [], [], []
-
-    def route(r):
-        if urlparse(r.request.url).netloc == platform:
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
+    failed, blocked_in_the_browser = [], []
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.route("**/*", route)
+        outside = outside_requests_blocked(page, live_server.url)
 
         def request_failed(r):
             if urlparse(r.url).netloc == platform:

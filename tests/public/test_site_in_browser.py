@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 
 from tests.public.conftest import PUBLIC_DB
@@ -9,6 +11,22 @@ from tests.public.seed import SCRIPT
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+
+
+def outside_requests_blocked(page, platform_url: str) -> list[str]:
+    """Abort every request the page makes to another host than the platform's; the list returned fills
+    with their URLs (an intranet reaches nothing outside: a test asserts it stays empty)."""
+    platform, outside = urlparse(platform_url).netloc, []
+
+    def route(r):
+        if urlparse(r.request.url).netloc == platform:
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return outside
 
 
 @pytest.mark.browser
