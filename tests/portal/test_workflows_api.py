@@ -1,5 +1,5 @@
 """portal.md §3–§5 through the portal API: objections, credit repair and authorisations, every answer of the
-contract, each action audited; and a second enterprise's token gets 404 for every one of the first's ids."""
+contract, each action audited. A second enterprise's token and session: tests/portal/test_isolation.py."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from credit.models import Authorization, CreditReport, Objection, Record, RepairRequest
+from credit.models import Authorization, Objection, Record, RepairRequest
 from credit.objections import objection_evidence_read
 from credit.publicity import add_duration
 from exchange.services.objections import objection_decide
 from portal.models import PortalAuditEvent
-from portal.reports import report_issue
 from tests.portal.conftest import bearer, make_account
 
 pytestmark = pytest.mark.django_db
@@ -159,30 +158,3 @@ def test_grant_list_and_revoke(client, enterprises, accounts):
             "invalid_request")
     assert list(PortalAuditEvent.objects.filter(action__startswith="authorization_").values_list("action", flat=True)
                 .order_by("id")) == ["authorization_granted", "authorization_revoked"]
-
-
-# --- isolation ------------------------------------------------------------------------------------------------
-
-def test_another_enterprises_ids_answer_404_everywhere(client, enterprises, accounts, department):
-    first, second = enterprises
-    mine, theirs = accounts
-    objection = post(client, "objections", {"record": first.records["P-PUBLIC"], "reason": REASON}, mine).json()
-    repair = RepairRequest.objects.create(record_id=first.records["P-PUBLIC"], subject=first.subject, filed_by="甲",
-                                          reason="理由", commitment=True)
-    authorization = post(client, "authorizations", {"department": "HN-SCJG",
-                                                    "until": timezone.localdate().isoformat()}, mine).json()
-    report = report_issue(subject=first.subject, scope="own", issued_by="甲").report
-
-    for path in (f"objections/{objection['id']}", f"repairs/{repair.pk}", f"authorizations/{authorization['id']}",
-                 f"reports/{report.number}"):
-        assert client.get(API + path, **mine).status_code == 200, path
-        problem(client.get(API + path, **theirs), 404, "not_found")
-    problem(client.delete(f"{API}authorizations/{authorization['id']}", **theirs), 404, "not_found")
-    assert Authorization.objects.get(pk=authorization["id"]).revoked_at is None
-    problem(post(client, "objections", {"record": first.records["P-SIMPLE"], "reason": REASON}, theirs), 404,
-            "not_found")
-    problem(post(client, "repairs", {"record": first.records["P-PUBLIC"], "reason": "理由", "commitment": True},
-                 theirs), 404, "not_found")
-    for listing in ("objections", "repairs", "authorizations", "reports"):
-        assert client.get(API + listing, **theirs).json()["results"] == [], listing
-    assert CreditReport.objects.count() == 1
