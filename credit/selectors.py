@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
 
 from credit.authorizations import authorization_current
 from credit.identity import code_normalise, id_number_index
@@ -127,14 +127,16 @@ def record_sources(records: list[Record]) -> dict[int, list[str]]:
     return sources
 
 
-def record_versions(records: list[Record], *, department_id: int | None,
+def record_versions(records: list[Record] | QuerySet[Record], *, department_id: int | None,
                     subject_itself: bool = False) -> dict[int, list[dict]]:
-    """Per record id, its versions oldest first as `{version, op, valid_from, data}`, in one query. A version
-    whose own payload was `usage_scope = authorized` is shown under the same rule as a record
-    (`records_visible_to`, the version's sender standing for the owner it was sent by); the subject itself
-    (`subject_itself`, the enterprise portal) sees every version of its records."""
+    """Per record id, its versions oldest first as `{version, op, valid_from, data}`, in one query (`records`
+    a list, or a queryset read as a subquery). A version whose own payload was `usage_scope = authorized` is
+    shown under the same rule as a record (`records_visible_to`, the version's sender standing for the owner
+    it was sent by); the subject itself (`subject_itself`, the enterprise portal) sees every version of its
+    records."""
     versions = defaultdict(list)
-    shown = RecordVersion.objects.filter(record__in=records)
+    shown = RecordVersion.objects.filter(
+        record__in=records.values("id") if isinstance(records, QuerySet) else records)
     if not subject_itself:
         shown = shown.filter(records_visible_to(department_id=department_id, subject="record__subject_id"))
     for v in shown.order_by("record_id", "version").values("record_id", "version", "op", "valid_from", "payload"):

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from credit.models import Objection, Record, RecordVersion
+from credit.models import Objection, Record, RecordVersion, RepairRequest
 from portal.models import PortalAuditEvent
+from tests.credit.factories import ingest, penalty
 from tests.portal.conftest import bearer, make_account
+from tests.portal.test_pages import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +67,6 @@ def test_a_record_has_every_field_of_the_contract(client, enterprises, first_hea
 
 
 def test_the_latest_repair_request_is_shown(client, enterprises, first_headers):
-    from credit.models import RepairRequest
-
     first, _ = enterprises
     record = Record.objects.get(pk=first.records["P-PUBLIC"])
     RepairRequest.objects.create(record=record, subject=first.subject, filed_by="x", reason="已整改",
@@ -100,6 +103,33 @@ def test_reading_is_audited(client, enterprises, first_headers):
     client.get(RECORDS, {"category": "admin_penalty"}, **first_headers)
     event = PortalAuditEvent.objects.get(action="records_viewed")
     assert event.subject == first.subject and event.ip == "127.0.0.1" and event.detail["category"] == "admin_penalty"
+
+
+def test_more_records_versions_and_requests_add_no_statement(client, enterprises, first_headers, department):
+    """Own records are read set-based, on the API and the page alike: a subject with four times the records,
+    more versions, objections and repair requests is read in as many SQL statements (no query per record)."""
+    first, _ = enterprises
+    pages = Client()
+    assert sign_in(pages, make_account(first.uscc, "web@example.cn")).status_code == 302
+
+    def statements() -> tuple[int, int]:
+        counted = []
+        for reader, path, headers in ((client, RECORDS, first_headers), (pages, "/portal/records", {})):
+            with CaptureQueriesContext(connection) as queries:
+                assert reader.get(path, **headers).status_code == 200
+            counted.append(len(queries.captured_queries))
+        return tuple(counted)
+
+    before = statements()
+    ingest(department, "admin_penalty", [penalty(f"P-MORE-{i}", 1) for i in range(30)], "more-1")
+    ingest(department, "admin_penalty", [penalty(f"P-MORE-{i}", 1, content="罚款五千元") for i in range(0, 30, 3)],
+           "more-2")
+    for record in Record.objects.filter(natural_key__contains="P-MORE-")[:5]:
+        Objection.objects.create(record=record, subject=first.subject, raised_by="x", reason="事实有误")
+        RepairRequest.objects.create(record=record, subject=first.subject, filed_by="x", reason="已整改",
+                                     commitment=True)
+    assert len(client.get(RECORDS, **first_headers).json()["records"]) == len(first.records) + 1 + 30
+    assert statements() == before
 
 
 def test_one_subjects_token_never_reads_anothers_records(client, enterprises, first_headers):
