@@ -22,6 +22,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -73,12 +74,26 @@ def _text(value) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_COLUMNS = (38 * mm, 132 * mm)  # label, value
+_CELL_PADDING = 6  # points left and right: ReportLab's default
+
+
+def _cell(text: str, width: float):
+    """A table cell: the text as it is when it fits on one line (drawn as a string: a report of 1,000
+    records has ~20,000 cells, and a paragraph costs many times more to lay out), else a paragraph that wraps."""
+    body = _styles()["body"]
+    if "\n" not in text and stringWidth(text, body.fontName, body.fontSize) <= width - 2 * _CELL_PADDING:
+        return text
+    return Paragraph(_text(text), body)
+
+
 def _fields_table(rows: list[tuple[str, str]]) -> Table:
-    styles = _styles()
-    table = Table([[Paragraph(_text(k), styles["body"]), Paragraph(_text(v), styles["body"])] for k, v in rows],
-                  colWidths=[38 * mm, 132 * mm])
+    body = _styles()["body"]
+    table = Table([[_cell(str(k), _COLUMNS[0]), _cell(str(v), _COLUMNS[1])] for k, v in rows], colWidths=_COLUMNS)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, "#d0d7de"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BACKGROUND", (0, 0), (0, -1), "#f6f8fa")]))
+                               ("BACKGROUND", (0, 0), (0, -1), "#f6f8fa"),
+                               # strings drawn as the paragraphs are: same font, size and line height
+                               ("FONT", (0, 0), (-1, -1), body.fontName, body.fontSize, body.leading)]))
     return table
 
 
