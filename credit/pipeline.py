@@ -33,9 +33,9 @@ from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_storage import StorageUnreachable, stored_file_open
 from exchange.exchange_log import log_lock
 from exchange.models import Batch, BatchRejection, BatchStatus
-from exchange.receipts import batch_receipt_issue
+from exchange.receipts import RECEIPT_FIELDS, batch_receipt_attach
 from validation.batch import BatchParseError, batch_ignored_columns, validate_batch
-from validation.catalog import SUBJECT_KEY, current_catalog
+from validation.catalog import SUBJECT_KEY, Catalog, current_catalog
 from validation.parallel import validate_batch_in_workers, validation_workers
 
 log = logging.getLogger(__name__)
@@ -121,14 +121,19 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         batch = Batch.objects.select_related("department").get(pk=batch_id)
         try:
             if batch.status == BatchStatus.RECEIVED:
-                Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(
-                    status=BatchStatus.VALIDATING, started_at=timezone.now())
-                batch.refresh_from_db()
+                started = timezone.now()
+                if Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(
+                        status=BatchStatus.VALIDATING, started_at=started):
+                    batch.status, batch.started_at = BatchStatus.VALIDATING, started
+                else:
+                    batch.refresh_from_db()
+            # one version for the whole run: the rows are checked and keyed by the catalog they are merged by
+            catalog = current_catalog() if batch.status in (BatchStatus.VALIDATING, BatchStatus.MERGING) else None
             if batch.status == BatchStatus.VALIDATING:
-                batch_validate(batch=batch, progress=progress)
-                batch_deduplicate(batch=batch)
+                batch_validate(batch=batch, catalog=catalog, progress=progress)
+                batch_deduplicate(batch=batch, catalog=catalog)
             if batch.status == BatchStatus.MERGING:
-                batch_merge(batch=batch, progress=progress)
+                batch_merge(batch=batch, catalog=catalog, progress=progress)
                 batch_complete(batch=batch)
         except BatchParseError as exc:
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
@@ -152,12 +157,12 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         return batch
 
 
-def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
+def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; a file that cannot be read is tried again
     a few times (from where the last chunk's commit left off) before the OSError ends the batch."""
     for attempt in range(STORAGE_TRIES):
         try:
-            return _validate_from_progress(batch=batch, progress=progress)
+            return _validate_from_progress(batch=batch, catalog=catalog, progress=progress)
         except OSError:
             if attempt == STORAGE_TRIES - 1:
                 raise
@@ -165,13 +170,12 @@ def batch_validate(*, batch: Batch, progress: Progress | None = None) -> None:
             time.sleep(STORAGE_BACKOFF * 2 ** attempt)
 
 
-def _validate_from_progress(*, batch: Batch, progress: Progress | None = None) -> None:
+def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
     Validating and staging (Python, no database) run in a thread one chunk ahead (or, with
     VALIDATION_WORKERS set, in validation worker processes, several chunks ahead), while this thread
     COPYs chunk after chunk: writes and progress stay here, in order, one transaction per chunk."""
-    catalog = current_catalog()
     category = catalog.category(batch.category)
     start_after = batch.validated_through_row
     stage = functools.partial(stage_chunk, batch_id=batch.id, category=category, catalog=catalog)
@@ -319,10 +323,16 @@ def _rejections_insert(batch_id: int, rejections: list) -> int:
     return len({r.row for r in rejections})
 
 
-def batch_deduplicate(*, batch: Batch) -> None:
+def batch_deduplicate(*, batch: Batch, catalog: Catalog) -> None:
     """Rule 4: the same natural key twice in one batch. Identical content: later rows count as
     unchanged. Different content: every row of that key is rejected, naming the others."""
-    category = current_catalog().category(batch.category)
+    if batch.rows - batch.rejected < 2:  # fewer than two staged rows hold no key twice: only the status moves
+        if Batch.objects.filter(pk=batch.pk, status=BatchStatus.VALIDATING).update(status=BatchStatus.MERGING):
+            batch.status = BatchStatus.MERGING
+        else:
+            batch.refresh_from_db()
+        return
+    category = catalog.category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
     staged = StagedRow._meta.db_table
     with transaction.atomic():
@@ -366,7 +376,7 @@ def batch_deduplicate(*, batch: Batch) -> None:
         locked.rejected += conflicts
         locked.status = BatchStatus.MERGING
         locked.save(update_fields=["rejected", "status"])
-    batch.refresh_from_db()
+    batch.rejected, batch.status = locked.rejected, locked.status
 
 
 def _statistics_refresh(*models) -> None:
@@ -379,8 +389,8 @@ def _timed_out(exc: DatabaseError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == _QUERY_CANCELED
 
 
-def batch_merge(*, batch: Batch, progress: Progress | None = None) -> None:
-    category = current_catalog().category(batch.category)
+def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
+    category = catalog.category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
     if batch.validated_through_row - batch.merged_through_row > MERGE_CHUNK_ROWS:
         # Statistics of the staging table that predate this batch (autoanalyze runs when it will) put its
@@ -442,22 +452,30 @@ def _merged_through(batch: Batch, lo: int, hi: int, counts: dict[str, int]) -> d
 
 
 def _finish(*, batch: Batch, **fields) -> None:
-    def finish() -> None:
+    def finish() -> Batch:
         log_lock()  # the receipt appends to the exchange log: its lock before the batch row (credit/locks.py)
-        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        # the department read with it (for the receipt), not locked: only the batch row is written
+        locked = Batch.objects.select_for_update(of=("self",)).select_related("department").get(pk=batch.pk)
+        changed = []
         if not locked.is_finished:
             for name, value in fields.items():
                 setattr(locked, name, value)
             locked.completed_at = timezone.now()
-            locked.save(update_fields=[*fields, "completed_at"])
-            batch_receipt_issue(batch=locked)
+            changed += [*fields, "completed_at"]
+        if not locked.receipt:
+            batch_receipt_attach(batch=locked)
+            changed += RECEIPT_FIELDS
+        if changed:
+            locked.save(update_fields=changed)  # the outcome and its receipt: one write, one commit
+        return locked
 
-    atomic_retrying(finish, what=f"finishing batch {batch.pk}")
+    finished = atomic_retrying(finish, what=f"finishing batch {batch.pk}")
     # not inside the finishing transaction, which holds the exchange log's lock; a process killed before
     # this line leaves rows that staged_rows_of_finished_batches_delete removes
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [batch.pk])
-    batch.refresh_from_db()
+    for field in Batch._meta.concrete_fields:  # the caller's batch as committed, without reading it again
+        setattr(batch, field.attname, getattr(finished, field.attname))
 
 
 def staged_rows_of_finished_batches_delete() -> int:

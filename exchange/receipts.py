@@ -15,6 +15,8 @@ from exchange.models import Batch
 from exchange.platform_keys import platform_key_current
 from exchange.selectors import batch_failure
 
+RECEIPT_FIELDS = ["receipt", "log_index", "log_head"]
+
 
 def _rfc3339(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
@@ -48,16 +50,23 @@ def batch_receipt_issue(*, batch: Batch) -> str:
         return locked.receipt
     if not locked.is_finished:
         raise ValueError(f"batch {locked.pk} is {locked.status}: a receipt is issued only once it has finished")
-    payload = batch_receipt_payload(batch=locked)
-    entry = log_append(kind="receipt_issued", department_code=locked.department.code, payload=payload)
+    batch_receipt_attach(batch=locked)
+    locked.save(update_fields=RECEIPT_FIELDS)
+    _copy_receipt(locked, batch)
+    return locked.receipt
+
+
+def batch_receipt_attach(*, batch: Batch) -> None:
+    """Enter the receipt of `batch` in the exchange log and set it on the batch, unsaved: for a caller that
+    finishes the batch in the same transaction, holding the log lock and the batch row already, and saves
+    RECEIPT_FIELDS together with its own changes."""
+    payload = batch_receipt_payload(batch=batch)
+    entry = log_append(kind="receipt_issued", department_code=batch.department.code, payload=payload)
     payload["log_index"] = entry.index
     payload["log_head"] = entry.entry_hash
     key = platform_key_current()
-    locked.receipt = jws_sign(payload=payload, private_key=key.private_key, kid=key.kid)
-    locked.log_index, locked.log_head = entry.index, entry.entry_hash
-    locked.save(update_fields=["receipt", "log_index", "log_head"])
-    _copy_receipt(locked, batch)
-    return locked.receipt
+    batch.receipt = jws_sign(payload=payload, private_key=key.private_key, kid=key.kid)
+    batch.log_index, batch.log_head = entry.index, entry.entry_hash
 
 
 def _copy_receipt(source: Batch, target: Batch) -> None:
