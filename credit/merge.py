@@ -1,10 +1,10 @@
 """Merging one chunk of staged rows into the store, in bulk SQL.
 
-Runs inside the chunk's transaction with the merge lock held (credit.locks):
-subjects first (registrations update golden fields and attach pending rows),
-then every staged row is classified against the store in one statement into a
-temporary table, and records, versions, sources and feed rows are written from
-it with INSERT … SELECT / UPDATE … FROM.
+Runs inside the chunk's transaction with the merge lock (shared, or exclusive for registrations) and the
+category's merge lock held (credit.locks): subjects first (registrations update golden fields and attach
+pending rows), then every staged row is classified against the store in one statement into a temporary
+table, and records, versions and sources are written from it with INSERT … SELECT / UPDATE … FROM; the
+chunk's feed rows last, just before its commit (merge_chunk_feed_append).
 
 Plans that do not depend on statistics: a chunk's cost must follow the chunk, not the store. Where a
 statement looks staged rows up in the store, the look-up is written so that PostgreSQL can only run it
@@ -22,6 +22,7 @@ import time
 
 from django.db import connection
 
+from credit.locks import feed_append_lock
 from credit.publicity import publicity_reason_sql
 
 log = logging.getLogger(__name__)
@@ -300,16 +301,18 @@ _HISTORY_SQL = [
      ORDER BY m.record_id, m.row
     ON CONFLICT (record_id, department_id) DO NOTHING
     """,
-    """
-    INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id, version,
-                                        changed_at)
-    SELECT CASE WHEN m.outcome = 'withdrawn' THEN 'withdrawn' WHEN m.inserted THEN 'created' ELSE 'updated' END,
-           %(category)s, m.record_id, m.feed_subject_id, %(department)s, %(batch)s, m.version, %(now)s
-      FROM credit_mc2 m
-     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
-     ORDER BY m.row
-    """,
 ]
+
+# The chunk's feed rows, from what it wrote (credit_mc2): inserted by merge_chunk_feed_append, last.
+_FEED_SQL = """
+INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id, version,
+                                    changed_at)
+SELECT CASE WHEN m.outcome = 'withdrawn' THEN 'withdrawn' WHEN m.inserted THEN 'created' ELSE 'updated' END,
+       %(category)s, m.record_id, m.feed_subject_id, %(department)s, %(batch)s, m.version, %(now)s
+  FROM credit_mc2 m
+ WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
+ ORDER BY m.row
+"""
 
 # Ownership (exchange-protocol §8): a row for a record another department owns is rejected before the
 # merge touches anything, subjects included; in-batch duplicates of it too (conflicts are rejected already).
@@ -354,9 +357,16 @@ UPDATE credit_subject s
 """
 
 
+def merge_changes_subjects(category: str) -> bool:
+    """True for the category whose merge changes subjects other chunks resolve rows to (aliases, pending rows
+    attached, name_mismatch of every category): it merges under the exclusive merge lock (credit/locks.py)."""
+    return category == "registration"
+
+
 def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
                 now: dt.datetime, today: dt.date) -> dict[str, int]:
-    """Merge staged rows lo < row ≤ hi. Returns the count of each outcome."""
+    """Merge staged rows lo < row ≤ hi, all but the change feed: merge_chunk_feed_append writes the chunk's
+    feed rows, last in its transaction. Returns the count of each outcome."""
     params = {"batch": batch_id, "department": department_id, "category": category, "lo": lo, "hi": hi,
               "now": now, "today": today, "key_field": key_field}
     with connection.cursor() as cursor:
@@ -367,10 +377,10 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         cursor.execute("SELECT EXISTS (SELECT 1 FROM credit_conflictingduplicate WHERE category = %s)", [category])
         duplicates = cursor.fetchone()[0]
         statements = [_OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL if duplicates else _OWNED_ELSEWHERE_SQL]
-        statements += _REGISTRATION_SQL if category == "registration" else _SUBJECTS_SQL
+        statements += _REGISTRATION_SQL if merge_changes_subjects(category) else _SUBJECTS_SQL
         statements += [_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL, _REJECT_SQL,
                        _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
-        if category == "registration":
+        if merge_changes_subjects(category):
             statements.append(_REGISTRATION_WITHDRAWN_SQL)
         for sql in statements:
             started = time.perf_counter()
@@ -378,5 +388,22 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
             log.debug("merge %.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:80])
         cursor.execute("SELECT outcome, count(*) FROM credit_mc2 GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
-        cursor.execute("TRUNCATE credit_mc2")
     return counts
+
+
+def merge_chunk_feed_append(*, batch_id: int, department_id: int, category: str, now: dt.datetime) -> None:
+    """The change-feed rows of the chunk merge_chunk just merged, as the last statements of its transaction.
+
+    Feed ids must be handed out in commit order: a reader paging by `id > cursor` must never be handed a
+    cursor past an id that commits later. Chunks of two categories merge at the same time (shared merge
+    lock), so each takes the feed append lock here, after everything else it writes and after its deferred
+    foreign-key checks, and holds it to its commit: the next chunk's feed ids are drawn only after this
+    chunk's rows are visible. (A rolled-back chunk leaves a gap in the ids, which no later row fills.)"""
+    with connection.cursor() as cursor:
+        # the foreign-key checks queued for COMMIT run now, not under the feed lock; then deferred again, as
+        # every deferrable constraint of the schema is declared (INITIALLY DEFERRED)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+        feed_append_lock()
+        cursor.execute(_FEED_SQL, {"batch": batch_id, "department": department_id, "category": category,
+                                   "now": now})
+        cursor.execute("TRUNCATE credit_mc2")

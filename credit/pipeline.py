@@ -26,8 +26,8 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from credit.locks import BATCH_RUN_CLASS, atomic_retrying, merge_lock
-from credit.merge import merge_chunk
+from credit.locks import BATCH_RUN_CLASS, atomic_retrying, category_merge_lock, merge_lock
+from credit.merge import merge_changes_subjects, merge_chunk, merge_chunk_feed_append
 from credit.models import Record, StagedRow, Subject, SubjectAlias
 from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_storage import StorageUnreachable, stored_file_open
@@ -55,8 +55,8 @@ STORAGE_TRIES, STORAGE_BACKOFF = 4, 0.5
 INTERNAL_ERROR_ROW = "平台处理该行时内部出错，该行未入库；请联系平台运维人员，问题排除后可重新报送该行"
 
 # A merge statement running longer than this is cancelled by PostgreSQL (a plan gone wrong must not hold the
-# merge lock, and every other department's batch, for hours); its chunk is rolled back and tried once more
-# with fresh statistics, then the batch fails with merge_timeout, which a re-push starts again.
+# merge locks, and every batch of its category or waiting behind it, for hours); its chunk is rolled back and
+# tried once more with fresh statistics, then the batch fails with merge_timeout, which a re-push starts again.
 MERGE_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("MERGE_STATEMENT_TIMEOUT_SECONDS", "300"))
 _QUERY_CANCELED = "57014"  # statement_timeout (or an operator's pg_cancel_backend)
 
@@ -403,18 +403,24 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
         hi = min(lo + MERGE_CHUNK_ROWS, batch.validated_through_row)
         try:
             with transaction.atomic():
-                merge_lock()
+                # categories merge side by side; registrations, which change the subjects every category
+                # resolves rows to, alone (the lock order and why: credit/locks.py)
+                merge_lock(shared=not merge_changes_subjects(batch.category))
+                category_merge_lock(batch.category)
                 with connection.cursor() as cursor:
                     # every access path here has an index; statistics of tables that grew since the last
                     # ANALYZE must not talk the planner into scanning millions of rows per chunk
                     # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement);
-                    # the timeout after the merge lock: waiting for another batch's merge is not running away
+                    # the timeout after the merge locks: waiting for another batch's merge is not running away
                     cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
                                    f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
                 now = timezone.now()
                 counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                      key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
                 values = _merged_through(batch, lo, hi, counts)
+                # last before the commit: feed ids in commit order (credit/merge.py)
+                merge_chunk_feed_append(batch_id=batch.id, department_id=batch.department_id,
+                                        category=batch.category, now=now)
         except DatabaseError as exc:
             if database_error_is_transient(exc):
                 raise

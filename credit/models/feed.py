@@ -1,9 +1,19 @@
 """The change feed: one row per record change, readable in commit order.
 
-Writers take the merge advisory lock (credit.locks.MERGE_LOCK, transaction
-level) before inserting feed rows and hold it until commit, so feed ids are
-allocated and committed in the same order: a reader paging by `id > cursor`
-never skips a row that commits later with a lower id.
+Feed ids are allocated and committed in the same order, so a reader paging by
+`id > cursor` never skips a row that commits later with a lower id. Every
+writer draws its feed ids while holding a lock that excludes every other
+feed writer until it commits (credit/locks.py):
+- a merge chunk of an ordinary category holds the merge lock shared (other
+  categories' chunks merge meanwhile) and takes the feed append lock just before its feed INSERT, as
+  its last statements before COMMIT (credit.merge.merge_chunk_feed_append);
+- everything else that writes the feed (registration chunks, publicity
+  transitions, credit repair) holds the merge lock exclusive, which no chunk
+  holds meanwhile, shared or not.
+Either way the rows of the writer that drew ids first are visible before the
+next writer draws any; a rolled-back writer leaves a gap that nothing fills.
+(The id sequence caches no ids (CACHE 1): each is drawn at the INSERT, under
+the lock, not ahead of it.)
 """
 
 from django.db import models

@@ -51,6 +51,17 @@ def penalty(no: str, n: int | None = None, *, decided_on: str = "2025-06-01", **
     return {k: v for k, v in row.items() if v is not None}
 
 
+def licence(no: str, n: int | None = None, *, decided_on: str = "2025-06-01", **extra) -> dict:
+    """An admin_license row (行政许可) of subject n, keyed by its decision number."""
+    row = {"subject_name": f"湖南测试{n}有限公司", "subject_type": "legal_person", "decision_no": no,
+           "license_category": "普通", "content": "食品经营许可", "decided_on": decided_on, "valid_from": decided_on,
+           "authority": "长沙市市场监督管理局", "authority_uscc": authority_uscc(), "state": "valid"}
+    if n is not None:
+        row["uscc"] = uscc(n)
+    row.update(extra)
+    return row
+
+
 def ndjson(rows: list[dict]) -> bytes:
     return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
 
