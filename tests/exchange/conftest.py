@@ -31,6 +31,14 @@ def _department(code, name, write, read, keyid):
 
 
 @pytest.fixture
+def enqueued(monkeypatch):
+    """The batches handed to the pipeline (after commit), recorded instead of sent to the broker."""
+    calls = []
+    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: calls.append(batch_id))
+    return calls
+
+
+@pytest.fixture
 def scjg(db):
     """HN-SCJG: writes registration/licences/penalties, reads everything."""
     return _department("HN-SCJG", "湖南省市场监督管理局", ["registration", "admin_license", "admin_penalty"],

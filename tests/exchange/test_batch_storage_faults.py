@@ -17,14 +17,6 @@ PUSH = "/api/v1/exchange/batches?category=admin_penalty&batch_id=b-storage"
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """The batches handed to the pipeline (after commit)."""
-    calls = []
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: calls.append(batch_id))
-    return calls
-
-
-@pytest.fixture
 def storage(monkeypatch):
     """The batch file fails to open `failures` times (an OSError, as a storage hiccup gives), then opens."""
     state = {"failures": 0, "opened": 0}

@@ -22,13 +22,6 @@ def _department():
                                read=["admin_penalty"]).obj
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: calls.append(batch_id))
-    return calls
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_identical_posts_give_one_batch(enqueued, settings):
     department = _department()
