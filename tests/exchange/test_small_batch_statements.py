@@ -22,10 +22,11 @@ SIGNED_READ_STATEMENTS = 2
 # savepoint: the unique constraint decides between identical pushes); the log entry appended (its lock, the
 # last entry, the new one)
 ONE_ROW_PUSH_STATEMENTS = 11
-# run lock and batch; started; catalog; the row staged and progress; merging; the merge chunk (locks, settings,
-# its statements, progress, change feed); finished with its receipt (log lock, batch, log entry, one write); the
-# staged row deleted; run lock released
-ONE_ROW_PIPELINE_STATEMENTS = 40
+# run lock and batch; started; catalog; the row staged and progress; merging; the merge chunk (the merge lock
+# shared and its category's lock, settings, its statements, progress, deferred checks, the feed append lock and
+# the change feed); finished with its receipt (log lock, batch, log entry, one write); the staged row deleted;
+# run lock released
+ONE_ROW_PIPELINE_STATEMENTS = 43
 
 BATCHES = "/api/v1/exchange/batches"
 
