@@ -63,7 +63,21 @@ class PortalOpenView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         add_never_cache_headers(response)  # an enterprise's own data and its tokens: no cache keeps them
+        if hasattr(response, "add_post_render_callback"):
+            response.add_post_render_callback(_renderer_context_drop)
         return response
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        del self.response  # the view's hold on it, a cycle too (see _renderer_context_drop)
+        return response
+
+
+def _renderer_context_drop(response) -> None:
+    """DRF's response keeps itself (and the view, which keeps the response) in its renderer context: cycles
+    that only the garbage collector frees, so every answer's data (a subject's 1,000 records) stayed until a
+    full collection, which then freed several at once in one long pause. Rendered, it needs no context."""
+    response.renderer_context = None
 
 
 class PortalView(PortalOpenView):
