@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -60,6 +61,17 @@ class UploadStream:
         return chunk
 
 
+def _sent_again_if_dropped(send: Callable[[], requests.Response]) -> requests.Response:
+    """send(), and once more if the connection failed before any answer came: the platform may close a kept-alive
+    connection just as a request goes out on it, or a web process may be restarting. Sending again is safe:
+    reads change nothing, a push is idempotent by its batch_id (200 with the batch the platform already has),
+    and a decision that did arrive the first time is refused as already decided, never applied twice."""
+    try:
+        return send()
+    except requests.ConnectionError:
+        return send()
+
+
 class ExchangeSession:
     def __init__(self, *, url: str, keyid: str, private_key: Ed25519PrivateKey, verify_responses: bool = True,
                  timeout: float = 600):
@@ -70,7 +82,8 @@ class ExchangeSession:
 
     def platform_keys(self, refresh: bool = False) -> dict:
         if self._keys is None or refresh:
-            response = self.http.get(f"{self.base}/.well-known/jwks.json", timeout=self.timeout)
+            response = _sent_again_if_dropped(
+                lambda: self.http.get(f"{self.base}/.well-known/jwks.json", timeout=self.timeout))
             response.raise_for_status()
             self._keys = {k["kid"]: public_key_from_jwk(k) for k in response.json()["keys"]}
         return self._keys
@@ -78,13 +91,19 @@ class ExchangeSession:
     def request(self, method: str, path: str, *, params: dict | None = None, body=None, body_digest: str | None = None,
                 content_type: str | None = None) -> requests.Response:
         headers = {"Content-Type": content_type} if content_type else {}
-        prepared = self.http.prepare_request(requests.Request(method, f"{self.base}{PREFIX}{path}", params=params,
-                                                              headers=headers, data=body))
         if body is not None and body_digest is None:
             body_digest = digest_header(hashlib.sha256(body).digest())
-        prepared.headers.update(sign_request(method=method, url=prepared.url, headers=headers,
-                                             private_key=self.private_key, keyid=self.keyid, body_digest=body_digest))
-        response = self.http.send(prepared, timeout=self.timeout)
+
+        def send() -> requests.Response:  # signed anew each time: a nonce is used once
+            prepared = self.http.prepare_request(requests.Request(method, f"{self.base}{PREFIX}{path}", params=params,
+                                                                  headers=headers, data=body))
+            prepared.headers.update(sign_request(method=method, url=prepared.url, headers=headers,
+                                                 private_key=self.private_key, keyid=self.keyid,
+                                                 body_digest=body_digest))
+            return self.http.send(prepared, timeout=self.timeout)
+
+        # a file being streamed cannot be sent a second time
+        response = _sent_again_if_dropped(send) if body is None or isinstance(body, bytes) else send()
         if self.verify_responses:
             self.check_response(response)
         if response.status_code >= 400:
