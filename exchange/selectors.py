@@ -6,15 +6,6 @@ from typing import Any
 
 from exchange.models import Batch, BatchStatus, Department
 
-# Read on every status poll of a department: one fixed statement through Django's raw(), no query built per call.
-_BATCH_OF_DEPARTMENT_SQL = (f"SELECT {', '.join(f.column for f in Batch._meta.concrete_fields)}"
-                            f" FROM {Batch._meta.db_table} WHERE id = %s AND department_id = %s")
-
-
-def batch_of_department(*, department_id: int, batch_pk: int) -> Batch | None:
-    """The batch `batch_pk` if `department_id` submitted it; None for anyone else's or none at all."""
-    return next(iter(Batch.objects.raw(_BATCH_OF_DEPARTMENT_SQL, [batch_pk, department_id])), None)
-
 
 def batch_resource(batch: Batch) -> dict[str, Any]:
     """The batch resource of exchange-protocol §4; a failed batch also says why (§8)."""

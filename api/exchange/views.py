@@ -27,7 +27,7 @@ from credit.selectors import SUBJECT_RECORDS_PAGE, change_feed_page, subject_uni
 from exchange.models import Batch, BatchRejection
 from exchange.platform_keys import jwks
 from exchange.receipts import batch_receipt_issue
-from exchange.selectors import batch_of_department, batch_resource
+from exchange.selectors import batch_resource
 from exchange.services.batches import (
     BatchIdConflict,
     BatchTooLarge,
@@ -90,7 +90,7 @@ class ExchangeView(APIView):
 
     def batch(self, batch_pk: int) -> Batch:
         """Only the submitting department sees a batch; to anyone else it does not exist (404, not 403)."""
-        batch = batch_of_department(department_id=self.department.pk, batch_pk=batch_pk) if batch_pk < MAX_PK else None
+        batch = Batch.objects.filter(pk=batch_pk, department=self.department).first() if batch_pk < MAX_PK else None
         if batch is None:
             raise ProblemError(f"没有编号为 {batch_pk} 的本部门批次。", code="not_found", status=404, title="未找到")
         return batch

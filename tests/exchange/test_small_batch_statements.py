@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # A statement more is a cost paid by every small batch: if it is needed, raise its pin and say here what it is.
 # BEGIN, COMMIT and savepoints count (each is a round trip); COPY does not (psycopg's copy() is not logged).
-# the key checked in the statement that records the nonce; the batch
-SIGNED_READ_STATEMENTS = 2
-# the signature check as above; the batch_id looked up; the exchange log's lock; the batch inserted (in a
+# the key and its department; the nonce recorded; the batch
+SIGNED_READ_STATEMENTS = 3
+# the signature check as above (two); the batch_id looked up; the exchange log's lock; the batch inserted (in a
 # savepoint: the unique constraint decides between identical pushes); the log entry appended (its lock, the
 # last entry, the new one)
-ONE_ROW_PUSH_STATEMENTS = 11
+ONE_ROW_PUSH_STATEMENTS = 12
 # run lock and batch; started; catalog; the row staged and progress; merging; the merge chunk (the merge lock
 # shared and its category's lock, settings, its statements, progress, deferred checks, the feed append lock and
 # the change feed); finished with its receipt (log lock, batch, log entry, one write); the staged row deleted;
@@ -42,7 +42,6 @@ def statements(captured) -> str:
 
 def test_a_signed_batch_read(as_scjg, enqueued):
     pk = push(as_scjg, 1).json()["id"]
-    as_scjg.get(f"{BATCHES}/{pk}")  # this process has seen the key
     with CaptureQueriesContext(connection) as captured:
         response = as_scjg.get(f"{BATCHES}/{pk}")
     assert response.status_code == 200 and response.json()["id"] == pk
