@@ -121,12 +121,7 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         batch = Batch.objects.select_related("department").get(pk=batch_id)
         try:
             if batch.status == BatchStatus.RECEIVED:
-                started = timezone.now()
-                if Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(
-                        status=BatchStatus.VALIDATING, started_at=started):
-                    batch.status, batch.started_at = BatchStatus.VALIDATING, started
-                else:
-                    batch.refresh_from_db()
+                _status_move(batch, BatchStatus.RECEIVED, status=BatchStatus.VALIDATING, started_at=timezone.now())
             # one version for the whole run: the rows are checked and keyed by the catalog they are merged by
             catalog = current_catalog() if batch.status in (BatchStatus.VALIDATING, BatchStatus.MERGING) else None
             if batch.status == BatchStatus.VALIDATING:
@@ -155,6 +150,16 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         if progress:
             progress(batch)
         return batch
+
+
+def _status_move(batch: Batch, current: str, **fields) -> None:
+    """Set `fields` on the batch if it is still `current` (one UPDATE, no lock), else read what another
+    process made of it."""
+    if Batch.objects.filter(pk=batch.pk, status=current).update(**fields):
+        for name, value in fields.items():
+            setattr(batch, name, value)
+    else:
+        batch.refresh_from_db()
 
 
 def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
@@ -327,10 +332,7 @@ def batch_deduplicate(*, batch: Batch, catalog: Catalog) -> None:
     """Rule 4: the same natural key twice in one batch. Identical content: later rows count as
     unchanged. Different content: every row of that key is rejected, naming the others."""
     if batch.rows - batch.rejected < 2:  # fewer than two staged rows hold no key twice: only the status moves
-        if Batch.objects.filter(pk=batch.pk, status=BatchStatus.VALIDATING).update(status=BatchStatus.MERGING):
-            batch.status = BatchStatus.MERGING
-        else:
-            batch.refresh_from_db()
+        _status_move(batch, BatchStatus.VALIDATING, status=BatchStatus.MERGING)
         return
     category = catalog.category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
