@@ -31,6 +31,11 @@ only the locks it needs, and never one from higher up the list after one from fu
    (after the batch's progress and its deferred foreign-key checks): whoever holds it waits for nothing
    but its own commit. Writers holding the merge lock EXCLUSIVE need not take it (see credit/models/feed.py).
 
+Waiting for locks 2, 3 and 5 never counts against a statement timeout (`_xact_lock` takes them with it off), so
+a merge chunk that waits for another batch's chunk is not failed as `merge_timeout`. A wait inside a statement
+cannot be told apart from the statement's work and does count: an INSERT that meets a unique key another chunk
+is writing (an unregistered subject both chunks create) waits under the timeout for that chunk's commit.
+
 The session-level batch run lock (BATCH_RUN_CLASS) is outside this order: it is only ever tried
 (pg_try_advisory_lock), never waited for.
 
@@ -70,11 +75,20 @@ RETRY_ATTEMPTS = 5
 T = TypeVar("T")
 
 
+# A lock statement runs with the transaction's statement_timeout off, then the timeout is set back to what it
+# was: waiting for another transaction's lock is not a statement running away (a merge chunk's
+# MERGE_STATEMENT_TIMEOUT_SECONDS, credit.pipeline, must not fail a chunk that only waited for another batch's).
+# PostgreSQL times each statement of a multi-statement string on its own, so one round trip does all four.
+_UNTIMED = ("SELECT set_config('credit.timeout_outside_lock', current_setting('statement_timeout'), true); "
+            "SET LOCAL statement_timeout = 0; {lock}; "
+            "SELECT set_config('statement_timeout', current_setting('credit.timeout_outside_lock'), true)")
+
+
 def _xact_lock(sql: str, params: list) -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("the platform's merge and feed locks are transaction-level: take them inside a transaction")
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_UNTIMED.format(lock=sql), params)
 
 
 def merge_lock(*, shared: bool = False) -> None:

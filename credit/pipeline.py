@@ -413,7 +413,7 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
                     # every access path here has an index; statistics of tables that grew since the last
                     # ANALYZE must not talk the planner into scanning millions of rows per chunk
                     # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement);
-                    # the timeout after the merge locks: waiting for another batch's merge is not running away
+                    # waiting for another batch's chunk is not running away: no lock wait counts (credit/locks.py)
                     cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
                                    f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
                 now = timezone.now()
