@@ -109,12 +109,30 @@ else:
     DATABASES["public"] = {**DATABASES["default"], "USER": PUBLIC_DATABASE_ROLE,
                            "PASSWORD": embedded.public_password() if on_embedded else ""}
 # No health check (a `SELECT 1` round trip before each page's one query): public.selectors reads again on a new
-# connection when the kept one is dead. Statements bound and prepared server-side on their first run, with one
-# plan each (planning the search costs more than running it; left to choose, PostgreSQL keeps planning it afresh).
+# connection when the kept one is dead. Statements bound server-side.
 DATABASES["public"].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=False,
                            TEST={"MIRROR": "default"})  # tests/public/conftest.py reconnects it as the role
-DATABASES["public"]["OPTIONS"] = {**DATABASES["public"].get("OPTIONS", {}), "server_side_binding": True,
-                                  "prepare_threshold": 0, "options": "-c plan_cache_mode=force_generic_plan"}
+DATABASES["public"]["OPTIONS"] = {**DATABASES["public"].get("OPTIONS", {}), "server_side_binding": True}
+# transaction: this process's connections go through a pooler in transaction mode (PgBouncer, deploy/pgbouncer.ini),
+# which gives each transaction whichever server connection is free, so nothing may outlive a transaction on one.
+# Only the internet zone keeps to that: workers and operators' commands hold session advisory locks and temporary
+# tables, the exchange zone waits for batches with LISTEN; they connect directly or through a session pool.
+DATABASE_POOL_MODE = env("DATABASE_POOL_MODE", "session")
+if DATABASE_POOL_MODE == "session":
+    # Prepared on their first run, with one plan each (planning the search costs more than running it; left to
+    # choose, PostgreSQL keeps planning it afresh).
+    DATABASES["public"]["OPTIONS"].update(prepare_threshold=0, options="-c plan_cache_mode=force_generic_plan")
+elif DATABASE_POOL_MODE == "transaction" and PLATFORM_ZONE == "internet":
+    for database in DATABASES.values():
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True  # a named cursor lives in the server session that opened it
+        # so do prepared statements (PgBouncer keeps them per client only from 1.21); plan_cache_mode is set by the
+        # pooler's connect_query, since PgBouncer refuses a client's startup options
+        database["OPTIONS"]["prepare_threshold"] = None
+elif DATABASE_POOL_MODE == "transaction":
+    raise ValueError(f"DATABASE_POOL_MODE=transaction is for the internet zone only, not PLATFORM_ZONE={PLATFORM_ZONE}:"
+                     " connect this process to PostgreSQL directly or through a session pool (deploy/README.md)")
+else:
+    raise ValueError(f"DATABASE_POOL_MODE must be session or transaction, not {DATABASE_POOL_MODE!r}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "zh-hans"

@@ -1,0 +1,245 @@
+"""The internet zone through PgBouncer in transaction mode (issue #16, deploy/pgbouncer.ini): a real PgBouncer, run
+from the deployment's own file with only its addresses, ports, paths and pool size replaced, in front of the test
+database; a live internet-zone web server with DATABASE_POOL_MODE=transaction reaches both its databases (the
+public lookup's role and the portal's) through it, and answers search, subject pages, the public API and the
+portal exactly as a web server connected directly does, also with many requests at once on fewer server
+connections than threads. Processes that need a session of their own refuse a transaction pool."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+
+from config import embedded
+from tests.conftest import ROOT, subprocess_database_url, web_server_start
+from tests.portal.conftest import PASSWORD, totp
+
+pytestmark = pytest.mark.slow
+
+POOLER_PORT, POOLED_PORT, DIRECT_PORT = 8620, 8621, 8622  # this test's range: 8620-8629
+POOL_SIZE = 2  # server connections per database and role, fewer than the web server's threads
+WEB_THREADS = 4
+TEMPLATE = ROOT / "deploy" / "pgbouncer.ini"
+
+
+def _pgbouncer_binary() -> str:
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"  # sbin: not on every user's PATH
+    assert os.access(found, os.X_OK), "pgbouncer is not installed: scripts/provision --test installs it"
+    return found
+
+
+class PgBouncer:
+    """deploy/pgbouncer.ini run by an unprivileged user (PgBouncer refuses root): the OS user of the embedded
+    cluster, which may enter its socket directory, from a private folder of that user's."""
+
+    def __init__(self, database: dict, public: dict) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="credit-pgbouncer-"))
+        self.admin_password = secrets.token_hex(16)
+        self.database, self.public = database, public
+        self.process: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        # The deployment's file as it is, but for where things are: the test database on the test cluster, a
+        # port of this test's, files in this folder; and a pool smaller than the threads that share it.
+        text = TEMPLATE.read_text()
+        host, port = self.database["HOST"], self.database["PORT"] or "5432"
+        text = re.sub(r"\bhost=\S+ port=\S+ dbname=\S+", f"host={host} port={port} dbname={self.database['NAME']}",
+                      text)
+        replaced = {"listen_addr": "127.0.0.1", "listen_port": str(POOLER_PORT),
+                    "auth_file": self.folder / "userlist.txt", "logfile": self.folder / "pgbouncer.log",
+                    "pidfile": self.folder / "pgbouncer.pid", "unix_socket_dir": self.folder,
+                    "default_pool_size": str(POOL_SIZE), "reserve_pool_size": "0"}
+        for key, value in replaced.items():
+            text, found = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+            assert found == 1, f"deploy/pgbouncer.ini has no {key}"
+        return text
+
+    def start(self) -> None:
+        users = {self.database["USER"]: self.database["PASSWORD"], self.public["USER"]: self.public["PASSWORD"],
+                 "pgbouncer": self.admin_password}
+        (self.folder / "pgbouncer.ini").write_text(self._config())
+        (self.folder / "userlist.txt").write_text("".join(f'"{user}" "{password}"\n' for user, password in users.items()))
+        command = [_pgbouncer_binary(), str(self.folder / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            for path in [self.folder, *self.folder.iterdir()]:
+                shutil.chown(path, embedded.PG_USER, embedded.PG_USER)
+            command = ["runuser", "-u", embedded.PG_USER, "--", *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.admin("SHOW VERSION")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"PgBouncer did not start: {self.log()}") from None
+                time.sleep(0.1)
+
+    def log(self) -> str:
+        path = self.folder / "pgbouncer.log"
+        return path.read_text() if path.exists() else ""
+
+    def admin(self, command: str) -> list[dict]:
+        """A command of PgBouncer's admin console (simple query protocol only: a client-side cursor)."""
+        with psycopg.connect(host="127.0.0.1", port=POOLER_PORT, dbname="pgbouncer", user="pgbouncer",
+                             password=self.admin_password, autocommit=True, cursor_factory=psycopg.ClientCursor,
+                             connect_timeout=5) as connection, connection.cursor() as cursor:
+            cursor.execute(command)
+            names = [column.name for column in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()] if names else []
+
+    def url(self, alias: dict, pool: str) -> str:
+        return (f"postgresql://{quote(alias['USER'], safe='')}:{quote(alias['PASSWORD'], safe='')}"
+                f"@127.0.0.1:{POOLER_PORT}/{pool}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            self.process.wait(timeout=30)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "PUBLIC_DATABASE_URL", "DATABASE_POOL_MODE", "PLATFORM_ZONE"}}
+    env.update(CELERY_BROKER_URL=settings.CELERY_BROKER_URL, CACHE_URL=settings.CACHES["default"]["LOCATION"],
+               CACHE_KEY_PREFIX=f"pgbouncer-test-{uuid.uuid4().hex[:8]}", PUBLIC_RATE_LIMIT="off")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def servers(store, tmp_path_factory):
+    """PgBouncer; an internet-zone web server through it in transaction mode; one connected directly."""
+    from django.db import connections
+
+    database, public = connections["default"].settings_dict, connections["public"].settings_dict
+    assert public["USER"] == settings.PUBLIC_DATABASE_ROLE and public["NAME"] == database["NAME"]
+    pooler = PgBouncer(database, public)
+    logs = tmp_path_factory.mktemp("pgbouncer")
+    started: list[subprocess.Popen] = []
+    try:
+        pooler.start()
+        started.append(web_server_start(
+            _environment(PLATFORM_ZONE="internet", DATABASE_POOL_MODE="transaction",
+                         DATABASE_URL=pooler.url(database, "credit"),
+                         PUBLIC_DATABASE_URL=pooler.url(public, "credit_public")),
+            port=POOLED_PORT, log=logs / "pooled.log", workers=2, threads=WEB_THREADS))
+        started.append(web_server_start(
+            _environment(PLATFORM_ZONE="internet", DATABASE_URL=subprocess_database_url(database),
+                         PUBLIC_DATABASE_URL=subprocess_database_url(public)),
+            port=DIRECT_PORT, log=logs / "direct.log", workers=1, threads=2))
+        yield pooler
+    finally:
+        for process in started:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=30)
+        pooler.stop()
+
+
+POOLED, DIRECT = f"http://127.0.0.1:{POOLED_PORT}", f"http://127.0.0.1:{DIRECT_PORT}"
+
+
+def _requests(store) -> list[str]:
+    """Search pages, subject pages and the public API: what a surge of citizens asks."""
+    code = store.tianyi_uscc
+    return [
+        "/?q=长沙", "/?q=天翼", "/?q=红星", f"/?q={quote(store.person_name)}", "/?q=不存在的公司",
+        f"/subjects/{code}", f"/subjects/{store.hongxing_uscc}", "/subjects/91430100MA4L000000",
+        "/api/v1/public/subjects?q=长沙", f"/api/v1/public/subjects?q={quote(store.person_name)}",
+        f"/api/v1/public/subjects/{code}", f"/api/v1/public/subjects/{code}/records/admin_penalty",
+        f"/api/v1/public/subjects/{store.hongxing_uscc}",
+    ]
+
+
+def _answer(base: str, path: str, **kwargs) -> tuple[int, str, str]:
+    response = requests.get(base + path, timeout=30, **kwargs)
+    return response.status_code, response.headers.get("Content-Type", ""), response.text
+
+
+def test_the_public_lookup_answers_through_pgbouncer_as_it_does_directly(servers, store):
+    paths = _requests(store)
+    direct = {path: _answer(DIRECT, path) for path in paths}
+    assert direct[f"/subjects/{store.tianyi_uscc}"][0] == 200
+    assert "湖南天翼（长沙）科技有限公司" in direct["/?q=天翼"][2]
+    assert direct["/subjects/91430100MA4L000000"][0] == 404
+    transactions_before = {row["database"]: row["total_xact_count"] for row in servers.admin("SHOW STATS")}
+
+    # each path several times, all at once: more requests in flight than threads, more threads than server
+    # connections, so every thread's statements run on server connections other threads used just before
+    rounds = paths * 6
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        pooled = list(pool.map(lambda path: (path, _answer(POOLED, path)), rounds))
+    for path, answer in pooled:
+        assert answer == direct[path], path
+
+    # the answers came through the pooler, on at most POOL_SIZE server connections per database
+    stats = {row["database"]: row for row in servers.admin("SHOW STATS")}
+    assert stats["credit_public"]["total_xact_count"] - transactions_before.get("credit_public", 0) >= len(rounds)
+    servers_used = [row for row in servers.admin("SHOW SERVERS") if row["database"] == "credit_public"]
+    assert 0 < len(servers_used) <= POOL_SIZE < 2 * WEB_THREADS
+
+
+def test_the_portal_signs_in_and_lists_own_records_through_pgbouncer(servers, store, django_db_blocker):
+    from portal.services import account_create, activation_code_issue
+
+    email = f"pgbouncer-{uuid.uuid4().hex[:8]}@example.cn"
+    with django_db_blocker.unblock():
+        code = activation_code_issue(uscc=store.tianyi_uscc).code
+        account = account_create(uscc=store.tianyi_uscc, activation_code=code, email=email, password=PASSWORD,
+                                 ip="192.0.2.1")
+
+    def own_records(base: str, steps: int) -> dict:
+        # the sign-in writes the session and the audit trail; each TOTP code is taken once, so each server its own
+        signed_in = requests.post(f"{base}/api/v1/portal/session", timeout=30, json={
+            "email": email, "password": PASSWORD, "totp": totp(account.totp_secret, steps=steps)})
+        assert signed_in.status_code == 200, signed_in.text
+        headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda _: requests.get(f"{base}/api/v1/portal/records", headers=headers,
+                                                           timeout=30), range(8)))
+        assert {answer.status_code for answer in answers} == {200}
+        assert len({answer.text for answer in answers}) == 1
+        return answers[0].json()
+
+    through_pool = own_records(POOLED, 0)
+    assert through_pool["subject"]["uscc"] == store.tianyi_uscc and through_pool["records"]
+    assert through_pool == own_records(DIRECT, 1)
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=_environment(**env), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_worker_refuses_a_transaction_pool(servers):
+    from django.db import connections
+
+    worker = _run("-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING",
+                  PLATFORM_ZONE="internet", DATABASE_POOL_MODE="transaction",
+                  DATABASE_URL=servers.url(connections["default"].settings_dict, "credit"))
+    assert worker.returncode != 0
+    assert "A worker cannot run with DATABASE_POOL_MODE=transaction" in worker.stderr + worker.stdout
+
+
+@pytest.mark.parametrize("zone", ["extranet", "intranet", "all"])
+def test_zones_other_than_internet_refuse_a_transaction_pool(zone):
+    check = _run("manage.py", "check", PLATFORM_ZONE=zone, DATABASE_POOL_MODE="transaction")
+    assert check.returncode != 0
+    assert f"DATABASE_POOL_MODE=transaction is for the internet zone only, not PLATFORM_ZONE={zone}" in check.stderr
