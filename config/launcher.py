@@ -35,10 +35,11 @@ def gunicorn_command(*, port: int, workers: int, threads: int | None = None, app
     worker's poller, not in a thread; a request head must arrive within WEB_REQUEST_HEAD_SECONDS
     (config/gunicorn_worker.py); an idle kept-alive connection is closed after 5 s. For gthread,
     --timeout is the worker's heartbeat (its main loop beats while threads serve long requests)."""
-    threads = threads or int(os.environ.get("WEB_THREADS", "4"))
+    threads = threads or int(os.environ.get("WEB_THREADS", "8"))
     # no access log: paths may carry what a careless client put there (GUNICORN_CMD_ARGS adds one)
     return [PYTHON, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", "config.gunicorn_worker.ThreadWorker", "--threads", str(threads),
+            "--env", f"WEB_THREADS={threads}",  # the application sizes its waiting reads by it (settings.py)
             "--keep-alive", "5", "--timeout", "60",
             # gunicorn's control socket is one path per user: servers started side by side would share it
             "--no-control-socket"]

@@ -51,6 +51,7 @@ from exchange.services.repairs import (
 )
 from exchange.signatures.digest import BodyIncomplete, DigestingReader
 from exchange.signatures.verify import SignatureRefused, check_digest
+from exchange.waiting import batch_wait_finished, preferred_wait
 from validation.field_rules import check_resident_id
 from validation.selectors import catalog_description, category_template_xlsx
 
@@ -94,6 +95,15 @@ class ExchangeView(APIView):
         if batch is None:
             raise ProblemError(f"没有编号为 {batch_pk} 的本部门批次。", code="not_found", status=404, title="未找到")
         return batch
+
+    def batch_when_finished(self, batch_pk: int) -> tuple[Batch, dict[str, str]]:
+        """The batch, held until it finishes when the request says `Prefer: wait=N` (RFC 7240; exchange/waiting.py),
+        and the headers that say so: `Preference-Applied` when the wait was honoured."""
+        batch, seconds = self.batch(batch_pk), preferred_wait(self.request.headers.get("Prefer"))
+        if not seconds:
+            return batch, {}
+        batch, honoured = batch_wait_finished(batch, seconds)
+        return batch, ({"Preference-Applied": f"wait={seconds:g}"} if honoured else {})
 
 
 def _cursor(value: str | None) -> int:
@@ -183,11 +193,19 @@ class BatchCreateView(ExchangeView):
             code="batch_too_large", status=413, title="批次过大")
 
 
+PREFER_WAIT = OpenApiParameter(
+    "Prefer", OpenApiTypes.STR, location=OpenApiParameter.HEADER, required=False,
+    description="`wait=N` (RFC 7240): hold the answer until the batch has completed or failed, or N seconds "
+                "(at most 20) have passed. `Preference-Applied: wait=N` in the answer says the wait was honoured; "
+                "without it the server was too busy to hold the request and answered at once.")
+
+
 class BatchDetailView(ExchangeView):
     @exchange_schema(operation_id="batch_status", summary="A batch's status and counts",
-                     responses={200: BatchOut, 404: _problem("not_found (also: another department's batch)")})
+                     parameters=[PREFER_WAIT], responses={200: BatchOut, 404: _problem("not_found (also: another department's batch)")})
     def get(self, request, batch_pk: int):
-        return Response(batch_resource(self.batch(batch_pk)))
+        batch, headers = self.batch_when_finished(batch_pk)
+        return Response(batch_resource(batch), headers=headers)
 
 
 REJECTION_FIELDS = {"row": serializers.IntegerField(), "field": serializers.CharField(),
@@ -214,17 +232,17 @@ class BatchRejectionsView(ExchangeView):
 
 class BatchReceiptView(ExchangeView):
     @exchange_schema(
-        operation_id="batch_receipt", summary="The batch receipt (JWS, application/jose)",
+        operation_id="batch_receipt", summary="The batch receipt (JWS, application/jose)", parameters=[PREFER_WAIT],
         responses={(200, "application/jose"): OpenApiResponse(OpenApiTypes.STR, description="JWS compact"),
                    404: _problem("not_found"), 409: _problem("batch_not_finished")},
     )
     def get(self, request, batch_pk: int):
-        batch = self.batch(batch_pk)
+        batch, headers = self.batch_when_finished(batch_pk)
         if not batch.is_finished:
             raise ProblemError(f"批次仍在处理中（{batch.status}），完成或失败后才有回执。",
                                code="batch_not_finished", status=409, title="批次尚未完成")
         receipt = batch.receipt or batch_receipt_issue(batch=batch)  # issued by the pipeline; never missing
-        return HttpResponse(receipt, content_type="application/jose")
+        return HttpResponse(receipt, content_type="application/jose", headers=headers)
 
 
 CatalogFieldOut = inline_serializer("CatalogField", {

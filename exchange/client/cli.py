@@ -15,7 +15,6 @@ import getpass
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,9 +62,8 @@ def push(session: ExchangeSession, args) -> int:
     if args.no_wait:
         _print(batch)
         return 0
-    while batch["status"] not in FINISHED:
-        time.sleep(args.poll)
-        batch = session.request("GET", f"batches/{batch['id']}").json()
+    if batch["status"] not in FINISHED:
+        batch = session.batch_finished(batch["id"], pause=args.poll)
     _print(batch)
     _say_why_failed(batch)
     _say_ignored(batch)
@@ -168,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--content-type", help="default: by extension (.csv → text/csv; charset=utf-8, "
                    ".xlsx → Excel, else NDJSON)")
     p.add_argument("--no-wait", action="store_true")
-    p.add_argument("--poll", type=float, default=2.0)
+    p.add_argument("--poll", type=float, default=2.0,
+                   help="seconds between status requests when the platform is too busy to hold one until the batch finishes")
     for name in ("status", "rejections", "receipt"):
         commands.add_parser(name).add_argument("batch", type=int)
     c = commands.add_parser("changes", help="one page of the change feed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,8 +90,10 @@ class ExchangeSession:
         return self._keys
 
     def request(self, method: str, path: str, *, params: dict | None = None, body=None, body_digest: str | None = None,
-                content_type: str | None = None) -> requests.Response:
+                content_type: str | None = None, prefer: str | None = None) -> requests.Response:
         headers = {"Content-Type": content_type} if content_type else {}
+        if prefer:
+            headers["Prefer"] = prefer
         if body is not None and body_digest is None:
             body_digest = digest_header(hashlib.sha256(body).digest())
 
@@ -120,6 +123,18 @@ class ExchangeSession:
             if exc.code == "unknown_key":  # the platform may have rotated since we fetched its keys
                 return verify_response(message, response.content, self.platform_keys(refresh=True))
             raise ExchangeError(f"the platform's response signature does not verify: {exc.detail}") from exc
+
+    def batch_finished(self, batch_pk: int, *, wait_seconds: int = 20, pause: float = 2.0) -> dict:
+        """The batch resource once the batch has completed or failed. Each request asks the platform to hold its
+        answer until then (`Prefer: wait`, RFC 7240), so waiting costs a request per `wait_seconds`, not one per
+        poll; a busy platform may answer at once, and then the next request follows after `pause` seconds."""
+        while True:
+            response = self.request("GET", f"batches/{batch_pk}", prefer=f"wait={wait_seconds}")
+            batch = response.json()
+            if batch["status"] in ("completed", "failed"):
+                return batch
+            if "Preference-Applied" not in response.headers:
+                time.sleep(pause)
 
     def receipt(self, batch_pk: int) -> tuple[str, dict]:
         token = self.request("GET", f"batches/{batch_pk}/receipt").text
