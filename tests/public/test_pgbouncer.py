@@ -28,8 +28,11 @@ from django.conf import settings
 from config import embedded
 from tests.conftest import ROOT, subprocess_database_url, web_server_start
 from tests.portal.conftest import PASSWORD, totp
+from tests.public.conftest import PUBLIC_DB
 
-pytestmark = pytest.mark.slow
+# the mark makes pytest-django create the test database: without it the store would be seeded into (and flushed
+# out of) whatever database the settings name
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=PUBLIC_DB)]
 
 POOLER_PORT, POOLED_PORT, DIRECT_PORT = 8620, 8621, 8622  # this test's range: 8620-8629
 POOL_SIZE = 2  # server connections per database and role, fewer than the web server's threads
@@ -130,6 +133,7 @@ def servers(store, tmp_path_factory):
     from django.db import connections
 
     database, public = connections["default"].settings_dict, connections["public"].settings_dict
+    assert database["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"], "not on the test database"
     assert public["USER"] == settings.PUBLIC_DATABASE_ROLE and public["NAME"] == database["NAME"]
     pooler = PgBouncer(database, public)
     logs = tmp_path_factory.mktemp("pgbouncer")
@@ -196,14 +200,26 @@ def test_the_public_lookup_answers_through_pgbouncer_as_it_does_directly(servers
     assert 0 < len(servers_used) <= POOL_SIZE < 2 * WEB_THREADS
 
 
-def test_the_portal_signs_in_and_lists_own_records_through_pgbouncer(servers, store, django_db_blocker):
+def test_the_public_pool_plans_as_a_direct_connection_does(servers):
+    """One generic plan per statement of the public_view functions: set by the pool's connect_query, since the web
+    process cannot pass it as a startup option through PgBouncer."""
+    from django.db import connections
+
+    with connections["public"].cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        direct = cursor.fetchone()[0]
+    with psycopg.connect(servers.url(connections["public"].settings_dict, "credit_public")) as pooled:
+        assert pooled.execute("SHOW plan_cache_mode").fetchone()[0] == direct == "force_generic_plan"
+
+
+@pytest.mark.django_db(databases=PUBLIC_DB, transaction=True)  # the account committed: the web servers see it
+def test_the_portal_signs_in_and_lists_own_records_through_pgbouncer(servers, store):
     from portal.services import account_create, activation_code_issue
 
     email = f"pgbouncer-{uuid.uuid4().hex[:8]}@example.cn"
-    with django_db_blocker.unblock():
-        code = activation_code_issue(uscc=store.tianyi_uscc).code
-        account = account_create(uscc=store.tianyi_uscc, activation_code=code, email=email, password=PASSWORD,
-                                 ip="192.0.2.1")
+    code = activation_code_issue(uscc=store.tianyi_uscc).code
+    account = account_create(uscc=store.tianyi_uscc, activation_code=code, email=email, password=PASSWORD,
+                             ip="192.0.2.1")
 
     def own_records(base: str, steps: int) -> dict:
         # the sign-in writes the session and the audit trail; each TOTP code is taken once, so each server its own
