@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "validation",
     "exchange",
     "credit",
+    "ingest",
     "api",
     "public",
     "portal",

@@ -9,8 +9,6 @@ class CreditConfig(AppConfig):
         from celery.schedules import crontab
         from django.conf import settings
 
-        settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "credit.batches_resume", {"task": "credit.batches_resume", "schedule": 15.0})
         # date-driven publicity changes: just after midnight, and hourly as a catch-up
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "credit.publicity_transitions", {"task": "credit.publicity_transitions", "schedule": crontab(minute=5)})

@@ -77,7 +77,7 @@ T = TypeVar("T")
 
 # A lock statement runs with the transaction's statement_timeout off, then the timeout is set back to what it
 # was: waiting for another transaction's lock is not a statement running away (a merge chunk's
-# MERGE_STATEMENT_TIMEOUT_SECONDS, credit.pipeline, must not fail a chunk that only waited for another batch's).
+# MERGE_STATEMENT_TIMEOUT_SECONDS, ingest.pipeline, must not fail a chunk that only waited for another batch's).
 # PostgreSQL times each statement of a multi-statement string on its own, so one round trip does all four.
 _UNTIMED = ("SELECT set_config('credit.timeout_outside_lock', current_setting('statement_timeout'), true); "
             "SET LOCAL statement_timeout = 0; {lock}; "

@@ -1,5 +1,5 @@
 """Batch intake: keep the batch as received (bytes and digest), record it once,
-log it, and hand it to the pipeline (credit.pipeline) after commit."""
+log it, and hand it to ingest (ingest.handoff, the one import of ingest here) after commit."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from exchange.exchange_log import log_append, log_lock
 from exchange.models import PLATFORM_FAILURE_CODES, Batch, BatchRejection, BatchStatus, Department
 from exchange.services.row_count import RowCounter
 from exchange.signatures.digest import digest_header
+from ingest import handoff
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def _batch_record(*, department: Department, category: str, batch_id: str, conte
             "size_bytes": size, "content_type": content_type, "source": source,
             "received_at": batch.received_at.isoformat(),
         })
-        transaction.on_commit(lambda: batch_enqueue(batch_id=batch.id))
+        transaction.on_commit(lambda: handoff.batch_enqueue(batch_id=batch.id))
         return batch, True
 
     return atomic_retrying(record, what=f"intake of batch {department.code}/{batch_id}")
@@ -172,19 +173,8 @@ def batch_restart(*, batch: Batch) -> tuple[Batch, bool]:
         for name in fields:
             setattr(locked, name, getattr(fresh, name))
         locked.save(update_fields=fields)
-        transaction.on_commit(lambda: batch_enqueue(batch_id=locked.id))
+        transaction.on_commit(lambda: handoff.batch_enqueue(batch_id=locked.id))
         return locked, True
 
     return atomic_retrying(restart, what=f"restart of batch {batch.pk}")
 
-
-def batch_enqueue(*, batch_id: int) -> None:
-    """Hand a committed batch to the pipeline. With the broker down the batch is not lost: it is stored
-    and committed, and batches_resume (beat) enqueues it once the broker is back, so this never fails."""
-    from credit.tasks import batch_process
-
-    try:
-        batch_process.delay(batch_id)
-    except Exception:  # noqa: BLE001 - whatever the broker client raises, the department's answer stands
-        log.warning("batch %s not enqueued (broker unreachable); batches_resume will pick it up", batch_id,
-                    exc_info=True)

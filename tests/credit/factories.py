@@ -68,8 +68,8 @@ def ndjson(rows: list[dict]) -> bytes:
 
 def ingest(department, category: str, rows: list[dict], batch_id: str):
     """batch_receive + the pipeline run in-process (the services the worker task calls)."""
-    from credit.pipeline import batch_process
     from exchange.services.batches import batch_receive
+    from ingest.pipeline import batch_process
 
     batch, _ = batch_receive(department=department, category=category, batch_id=batch_id,
                              content_type="application/x-ndjson", body=io.BytesIO(ndjson(rows)))

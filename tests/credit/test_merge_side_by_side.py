@@ -17,10 +17,10 @@ from django.db import connection
 
 from credit.locks import FEED_APPEND_LOCK, MERGE_LOCK
 from credit.models import ChangeFeedEntry, Record
-from credit.pipeline import batch_process
 from credit.selectors import change_feed_page
 from exchange.models import Batch
 from exchange.services.batches import batch_receive
+from ingest.pipeline import batch_process
 from tests.credit.factories import licence, ndjson, org_code, penalty, registration, uscc
 from tests.exchange.test_faults_survived import holding
 
@@ -32,8 +32,8 @@ CHUNK_ROWS = 50  # several merge chunks per batch, so the two batches' chunks in
 @pytest.fixture(autouse=True)
 def run_here(monkeypatch):
     """Batches run in this test's threads, not in a worker; chunks of CHUNK_ROWS."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
-    monkeypatch.setattr("credit.pipeline.MERGE_CHUNK_ROWS", CHUNK_ROWS)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.pipeline.MERGE_CHUNK_ROWS", CHUNK_ROWS)
 
 
 def _receive(department, category: str, rows: list[dict], batch_id: str) -> Batch:

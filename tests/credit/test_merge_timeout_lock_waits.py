@@ -24,8 +24,8 @@ HELD_SECONDS = 4 * TIMEOUT
 @pytest.fixture(autouse=True)
 def run_here(monkeypatch):
     """Batches run in this test's threads, not in a worker; merge statements cut at TIMEOUT."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
-    monkeypatch.setattr("credit.pipeline.MERGE_STATEMENT_TIMEOUT_SECONDS", TIMEOUT)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.pipeline.MERGE_STATEMENT_TIMEOUT_SECONDS", TIMEOUT)
 
 
 def test_a_chunk_waiting_for_the_feed_append_lock_past_the_timeout_is_not_failed(sthj):

@@ -34,7 +34,7 @@ MIGRATION = ("credit", "0009_natural_keys_normalised")
 @pytest.fixture(autouse=True)
 def batches_in_process(monkeypatch):
     """Committed batches are processed here, never handed to a broker some other worker reads."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
 
 
 def _migrate(target):

@@ -1,4 +1,4 @@
-"""credit.merge / credit.pipeline rules, run in-process against real PostgreSQL."""
+"""credit.merge / ingest.pipeline rules, run in-process against real PostgreSQL."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def _department(code, name, write, read, keyid):
 def enqueued(monkeypatch):
     """The batches handed to the pipeline (after commit), recorded instead of sent to the broker."""
     calls = []
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: calls.append(batch_id))
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: calls.append(batch_id))
     return calls
 
 

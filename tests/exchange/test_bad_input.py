@@ -133,9 +133,9 @@ def test_an_upload_the_database_refuses_leaves_no_file(scjg, settings, monkeypat
 
 def test_rows_past_the_limit_fail_the_batch_in_the_pipeline(scjg, settings, monkeypatch):
     """The intake's count may err upwards only; the rows validation parses are held to the limit exactly."""
-    from credit.pipeline import batch_process
+    from ingest.pipeline import batch_process
 
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
     batch, _ = _receive(scjg, "rows", b'{"decision_no": "A-1"}\n{"decision_no": "A-2"}\n')
     settings.EXCHANGE_MAX_BATCH_ROWS = 1
     batch_process(batch_id=batch.pk)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from credit.pipeline import batch_process
 from exchange.jws import jws_verify
 from exchange.platform_keys import jwks, public_key_from_jwk
+from ingest.pipeline import batch_process
 from tests.credit.factories import ndjson, penalty
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from credit import pipeline
 from exchange.exchange_log import log_verify
 from exchange.models import Batch, BatchRejection, ExchangeLogEntry
+from ingest import pipeline
 from tests.credit.factories import ndjson, penalty
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,12 @@ import io
 
 import pytest
 
-from credit import pipeline
 from exchange.batch_files import MAGIC
 from exchange.batch_storage import UPLOAD_PART_BYTES, stored_file_open
 from exchange.models import Batch
 from exchange.services.batch_downloads import batch_file_download
 from exchange.services.batches import batch_receive
+from ingest import pipeline
 from tests.credit.factories import ndjson, penalty
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ PUSH = "/api/v1/exchange/batches?category=admin_penalty&batch_id=b-s3"
 @pytest.fixture
 def push(as_scjg, django_capture_on_commit_callbacks, monkeypatch):
     """Push BODY through the signed API; the pipeline is run by the test (not enqueued)."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
 
     def push(body=BODY):
         with django_capture_on_commit_callbacks(execute=True):

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from credit.pipeline import batch_complete
 from exchange.client.session import ExchangeError, ExchangeSession
 from exchange.models import Batch, BatchStatus
 from exchange.services.batches import batch_receive
 from exchange.waiting import WAIT_MAX_SECONDS, preferred_wait
+from ingest.finish import batch_complete
 from tests.credit.factories import ndjson, penalty
 from tests.exchange.conftest import demo_private_key
 

@@ -8,8 +8,8 @@ import logging
 import pytest
 from django.test import Client
 
-from credit.pipeline import batches_unfinished
 from exchange.models import Batch, BatchStatus, ExchangeLogEntry
+from ingest.pipeline import batches_unfinished
 from tests.conftest import celery_publishing_to
 from tests.exchange.conftest import SignedClient
 

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 
 from credit.models import Record
-from credit.pipeline import batch_process
 from exchange.jws import jws_verify
 from exchange.platform_keys import jwks, public_key_from_jwk
+from ingest.pipeline import batch_process
 from tests.exchange.test_signed_requests import assert_signed
 from tests.validation.test_department_exports import LEGAL_REP_ID, NEWER, ROWS, as_ndjson, cell, xlsx
 

@@ -143,7 +143,7 @@ def test_a_batch_over_the_limit_is_stopped_while_streaming(as_scjg, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_batch_posted_twice_at_once_makes_one_batch(client, scjg, monkeypatch):
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda **kw: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda **kw: None)
     statuses = []
     barrier = threading.Barrier(2)
 

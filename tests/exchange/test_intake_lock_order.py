@@ -38,7 +38,7 @@ def _hold_batch_row_open(batch_pk: int, locked: threading.Event, release: thread
 
 
 def test_a_resubmission_is_answered_while_its_batch_is_finishing(scjg, monkeypatch):
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda **kw: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda **kw: None)
     batch, created = _receive(scjg)
     assert created
     locked, release = threading.Event(), threading.Event()

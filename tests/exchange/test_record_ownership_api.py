@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from credit.models import ChangeFeedEntry, Objection, Record, RecordSource, RecordVersion
-from credit.pipeline import batch_process
 from exchange.exchange_log import log_verify
 from exchange.models import Batch, ExchangeLogEntry
+from ingest.pipeline import batch_process
 from tests.credit.factories import ndjson, penalty, uscc
 from tests.exchange.conftest import SignedClient, _department
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from credit.pipeline import batch_process
 from exchange.models import Batch
+from ingest.pipeline import batch_process
 from tests.credit.factories import ndjson, penalty
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -127,7 +127,7 @@ def _mid_merge(batches: list[Batch], timeout: float = 120) -> Batch:
 
 
 def test_two_workers_on_their_own_hosts_one_killed_mid_merge_every_batch_once(hosts, s3_server, s3_storage):
-    from credit.tasks import batches_resume
+    from ingest.tasks import batches_resume
 
     department = _department()
     rows_each, n_batches = 1000, 4
@@ -163,7 +163,7 @@ def test_two_workers_on_their_own_hosts_one_killed_mid_merge_every_batch_once(ho
 
 def test_a_bucket_unreachable_while_the_worker_reads_makes_the_batch_wait(hosts, s3_server, s3_storage,
                                                                           monkeypatch):
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
     batch = _submit(_department(), "admin_penalty", ndjson([penalty(f"U-{i}", i) for i in range(200)]), "unreach")
     s3_server.stop()
     try:

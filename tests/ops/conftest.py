@@ -76,8 +76,8 @@ def february(db, settings, tmp_path):
     # A CSV whose header names no catalog field: fails as a whole.
     broken, _ = batch_receive(department=scjg, category="admin_penalty", batch_id="P-broken",
                               content_type="text/csv", body=io.BytesIO("甲,乙\n1,2\n".encode()))
-    from credit.pipeline import batch_process
     from exchange.models import Batch
+    from ingest.pipeline import batch_process
 
     batch_process(batch_id=broken.pk)
     Batch.objects.filter(pk=broken.pk).update(received_at=at("2026-02-20 11:00"))

@@ -34,7 +34,7 @@ def platform_dirs(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(embedded, "SECRETS_FILE", tmp_path / "secrets.env")
     embedded.SECRETS_FILE.write_text("DEMO_OPERATOR_PASSWORD=demo\nEMBEDDED_DB_PASSWORD=old-cluster\n")
     # batches are run in this process; none goes to a worker
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
     return tmp_path
 
 

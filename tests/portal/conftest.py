@@ -25,7 +25,7 @@ def store_dirs(settings, tmp_path_factory):
 def batches_in_process(monkeypatch, catalog_after_flush):
     """For transactional tests: committed batches are processed here, never handed to a broker that some other
     worker reads."""
-    monkeypatch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+    monkeypatch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
 
 
 @pytest.fixture(scope="module")

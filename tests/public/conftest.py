@@ -42,7 +42,7 @@ def _batches_in_process(base: Path):
 
     with pytest.MonkeyPatch.context() as patch, override_settings(
             BATCH_STORAGE_DIR=base / "batches", PLATFORM_SIGNING_KEY_DIR=base / "platform-keys"):
-        patch.setattr("exchange.services.batches.batch_enqueue", lambda *, batch_id: None)
+        patch.setattr("ingest.handoff.batch_enqueue", lambda *, batch_id: None)
         yield
 
 

@@ -8,7 +8,8 @@ last commit left it: nothing lost, nothing applied twice.
 One process runs a batch at a time: it holds a session-level advisory lock on
 (BATCH_RUN_CLASS, batch id). A killed worker's connection dies and frees it;
 `batches_resume` (beat + worker_ready) re-enqueues unfinished batches whose
-lock is free.
+lock is free. Its end, outcome and receipt in one commit, is ingest/finish.py; rejected rows, whichever
+stage found them, are written by ingest/rejections.py.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from credit.locks import BATCH_RUN_CLASS, atomic_retrying, category_merge_lock, merge_lock
+from credit.locks import BATCH_RUN_CLASS, category_merge_lock, merge_lock
 from credit.merge import merge_changes_subjects, merge_chunk, merge_chunk_feed_append
 from credit.models import Record, StagedRow, Subject, SubjectAlias
 from credit.staging import STAGED_COLUMNS, stage_chunk
 from exchange.batch_storage import StorageUnreachable, stored_file_open
-from exchange.exchange_log import log_lock
 from exchange.models import Batch, BatchRejection, BatchStatus
-from exchange.receipts import RECEIPT_FIELDS, batch_receipt_attach
+from ingest.finish import batch_complete, batch_fail
+from ingest.rejections import rejections_insert, rows_fail
 from validation.batch import BatchParseError, batch_ignored_columns, validate_batch
 from validation.catalog import SUBJECT_KEY, Catalog, current_catalog
 from validation.parallel import validate_batch_in_workers, validation_workers
@@ -52,7 +53,6 @@ SMALL_BATCH_BYTES = int(os.environ.get("VALIDATION_WORKERS_MIN_BYTES", 8 * 1024 
 _TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
 # a batch file unreadable for a moment (a remounting volume, a storage hiccup): tries, first pause in seconds
 STORAGE_TRIES, STORAGE_BACKOFF = 4, 0.5
-INTERNAL_ERROR_ROW = "平台处理该行时内部出错，该行未入库；请联系平台运维人员，问题排除后可重新报送该行"
 
 # A merge statement running longer than this is cancelled by PostgreSQL (a plan gone wrong must not hold the
 # merge locks, and every batch of its category or waiting behind it, for hours); its chunk is rolled back and
@@ -210,13 +210,13 @@ def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progres
             try:
                 with transaction.atomic():
                     _copy_staged(staged)
-                    rejected = _rejections_insert(batch.id, staged.rejections)
+                    rejected = rejections_insert(batch.id, staged.rejections)
                     _validated_through(batch, staged.last_row, n, rejected)
             except DatabaseError as exc:
                 if database_error_is_transient(exc):
                     raise
                 with transaction.atomic():
-                    rejected = _rows_fail(batch, stage="validating", lo=batch.validated_through_row,
+                    rejected = rows_fail(batch, stage="validating", lo=batch.validated_through_row,
                                           hi=staged.last_row, exc=exc)
                     _validated_through(batch, staged.last_row, n, rejected)
             batch.validated_through_row, batch.rows, batch.rejected = (
@@ -231,26 +231,6 @@ def _validated_through(batch: Batch, last_row: int, n: int, rejected: int) -> No
         validated_through_row=last_row, rows=batch.rows + n, rejected=batch.rejected + rejected)
     if moved != 1:
         raise RuntimeError(f"batch {batch.pk}: validation progress moved under us")
-
-
-def _rows_fail(batch: Batch, *, stage: str, lo: int, hi: int, exc: DatabaseError) -> int:
-    """A chunk the database refused for a reason no retry would change: its rows lo < row <= hi that are
-    not rejected yet (validating: all; merging: the staged ones not already rejected as conflicting)
-    become `internal_error` rejections, so the batch goes on. Returns how many rows that is."""
-    log.error("batch %s: %s rows %s-%s failed in the database; they are rejected as internal_error",
-              batch.id, stage, lo + 1, hi, exc_info=exc)
-    if stage == "validating":
-        rows_sql = "SELECT generate_series(%(lo)s + 1, %(hi)s)"
-    else:
-        rows_sql = (f"SELECT st.row FROM {StagedRow._meta.db_table} st WHERE st.batch_id = %(batch)s"
-                    " AND st.row > %(lo)s AND st.row <= %(hi)s AND st.status <> 'conflict'")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
-                SELECT %(batch)s, r, '', 'internal_error', %(message)s FROM ({rows_sql}) AS t(r)
-                ON CONFLICT DO NOTHING""",
-            {"batch": batch.id, "lo": lo, "hi": hi, "message": INTERNAL_ERROR_ROW})
-        return cursor.rowcount
 
 
 def _ahead(items: Iterator) -> Iterator:
@@ -311,21 +291,6 @@ def _copy_staged(staged) -> None:
             else:
                 for row in staged.rows:
                     copy.write_row(row)
-
-
-def _rejections_insert(batch_id: int, rejections: list) -> int:
-    """Insert rejections (re-runs do nothing); returns the number of distinct rejected rows."""
-    if not rejections:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {BatchRejection._meta.db_table} (batch_id, row, field, code, message)
-                SELECT %s, r, f, c, m FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(r, f, c, m)
-                ON CONFLICT DO NOTHING""",
-            [batch_id, [r.row for r in rejections], [r.field or "" for r in rejections],
-             [r.code for r in rejections], [r.message for r in rejections]],
-        )
-    return len({r.row for r in rejections})
 
 
 def batch_deduplicate(*, batch: Batch, catalog: Catalog) -> None:
@@ -438,7 +403,7 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
                 _statistics_refresh(StagedRow, Record, Subject, SubjectAlias)
                 continue
             with transaction.atomic():
-                rejected = _rows_fail(batch, stage="merging", lo=lo, hi=hi, exc=exc)
+                rejected = rows_fail(batch, stage="merging", lo=lo, hi=hi, exc=exc)
                 values = _merged_through(batch, lo, hi, {"rejected": rejected})
         batch.merged_through_row = hi
         for name, value in values.items():
@@ -457,47 +422,3 @@ def _merged_through(batch: Batch, lo: int, hi: int, counts: dict[str, int]) -> d
     if moved != 1:
         raise RuntimeError(f"batch {batch.pk}: merge progress moved under us")
     return values
-
-
-def _finish(*, batch: Batch, **fields) -> None:
-    def finish() -> Batch:
-        log_lock()  # the receipt appends to the exchange log: its lock before the batch row (credit/locks.py)
-        # the department read with it (for the receipt), not locked: only the batch row is written
-        locked = Batch.objects.select_for_update(of=("self",)).select_related("department").get(pk=batch.pk)
-        changed = []
-        if not locked.is_finished:
-            for name, value in fields.items():
-                setattr(locked, name, value)
-            locked.completed_at = timezone.now()
-            changed += [*fields, "completed_at"]
-        if not locked.receipt:
-            batch_receipt_attach(batch=locked)
-            changed += RECEIPT_FIELDS
-        if changed:
-            locked.save(update_fields=changed)  # the outcome and its receipt: one write, one commit
-        return locked
-
-    finished = atomic_retrying(finish, what=f"finishing batch {batch.pk}")
-    # not inside the finishing transaction, which holds the exchange log's lock; a process killed before
-    # this line leaves rows that staged_rows_of_finished_batches_delete removes
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {StagedRow._meta.db_table} WHERE batch_id = %s", [batch.pk])
-    for field in Batch._meta.concrete_fields:  # the caller's batch as committed, without reading it again
-        setattr(batch, field.attname, getattr(finished, field.attname))
-
-
-def staged_rows_of_finished_batches_delete() -> int:
-    """Staged rows are needed only until their batch finishes."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"""DELETE FROM {StagedRow._meta.db_table} st USING {Batch._meta.db_table} b
-                            WHERE st.batch_id = b.id AND b.status IN ('completed', 'failed')""")
-        return cursor.rowcount
-
-
-def batch_complete(*, batch: Batch) -> None:
-    _finish(batch=batch, status=BatchStatus.COMPLETED)
-
-
-def batch_fail(*, batch: Batch, code: str, reason: str) -> None:
-    _finish(batch=batch, status=BatchStatus.FAILED, failure_code=code, failure_reason=reason)
-

@@ -11,10 +11,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from credit import pipeline
 from exchange.models import Batch, Department
 from exchange.selectors import batch_resource
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
+from ingest import pipeline
 
 CONTENT_TYPES = {".ndjson": "application/x-ndjson", ".jsonl": "application/x-ndjson", ".csv": "text/csv",
                  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
