@@ -4,7 +4,8 @@ Runs inside the chunk's transaction with the merge lock (shared, or exclusive fo
 category's merge lock held (credit.locks): subjects first (registrations update golden fields and attach
 pending rows), then every staged row is classified against the store in one statement into a temporary
 table, and records, versions and sources are written from it with INSERT … SELECT / UPDATE … FROM; the
-chunk's feed rows last, just before its commit (merge_chunk_feed_append).
+chunk's feed rows last, just before its commit (merge_chunk_feed_append). Rows that cannot be merged are
+returned with their reasons, not written: a batch and its rejections are the ingest app's.
 
 Plans that do not depend on statistics: a chunk's cost must follow the chunk, not the store. Where a
 statement looks staged rows up in the store, the look-up is written so that PostgreSQL can only run it
@@ -19,11 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 
 from django.db import connection
 
 from credit.locks import feed_append_lock
+from credit.models import Record
 from credit.publicity import publicity_reason_sql
+from validation.parsing import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -326,10 +330,11 @@ _OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL = _OWNED_ELSEWHERE_SQL.rstrip() + 
    AND NOT EXISTS {_SENDERS_DUPLICATE}
 """
 
-_REJECT_SQL = """
-INSERT INTO exchange_batchrejection (batch_id, row, field, code, message)
-SELECT %(batch)s, m.row, CASE WHEN m.status <> 'owned_elsewhere' AND m.op <> 'withdraw' THEN 'uscc'
-                               ELSE %(key_field)s END,
+# The chunk's rejected rows, handed back to the caller, which writes them where a batch's rejections are kept.
+# The owning department is named through the table Record.department refers to (credit never imports exchange).
+_REJECTIONS_SQL = """
+SELECT m.row, CASE WHEN m.status <> 'owned_elsewhere' AND m.op <> 'withdraw' THEN 'uscc'
+                    ELSE %(key_field)s END,
        CASE WHEN m.status = 'owned_elsewhere' THEN 'record_owned_by_other_department'
             WHEN m.op <> 'withdraw' THEN 'subject_unresolved' ELSE 'record_not_found' END,
        CASE WHEN m.status = 'owned_elsewhere'
@@ -341,9 +346,9 @@ SELECT %(batch)s, m.row, CASE WHEN m.status <> 'owned_elsewhere' AND m.op <> 'wi
             ELSE '要撤销的记录不存在（同一类别下没有自然键为“' || m.natural_key || '”的记录）' END
   FROM credit_mc2 m
   LEFT JOIN credit_record r ON m.status = 'owned_elsewhere' AND r.id = m.record_id
-  LEFT JOIN exchange_department d ON d.id = r.department_id
+  LEFT JOIN {departments} d ON d.id = r.department_id
  WHERE m.outcome = 'rejected'
-ON CONFLICT DO NOTHING
+ ORDER BY m.row
 """
 
 # A withdrawn registration takes the subject's registration details out of view; the name stays (its records
@@ -363,10 +368,19 @@ def merge_changes_subjects(category: str) -> bool:
     return category == "registration"
 
 
+@dataclass(frozen=True)
+class ChunkMerged:
+    """What merging a chunk came to: the count of each outcome, and the rejected rows with their reasons."""
+
+    counts: dict[str, int]
+    rejections: list[Rejection]
+
+
 def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
-                now: dt.datetime, today: dt.date) -> dict[str, int]:
+                now: dt.datetime, today: dt.date) -> ChunkMerged:
     """Merge staged rows lo < row ≤ hi, all but the change feed: merge_chunk_feed_append writes the chunk's
-    feed rows, last in its transaction. Returns the count of each outcome."""
+    feed rows, last in its transaction. Returns the count of each outcome and the rows rejected, which the
+    caller records with its batch."""
     params = {"batch": batch_id, "department": department_id, "category": category, "lo": lo, "hi": hi,
               "now": now, "today": today, "key_field": key_field}
     with connection.cursor() as cursor:
@@ -378,7 +392,7 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         duplicates = cursor.fetchone()[0]
         statements = [_OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL if duplicates else _OWNED_ELSEWHERE_SQL]
         statements += _REGISTRATION_SQL if merge_changes_subjects(category) else _SUBJECTS_SQL
-        statements += [_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL, _REJECT_SQL,
+        statements += [_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL,
                        _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         if merge_changes_subjects(category):
             statements.append(_REGISTRATION_WITHDRAWN_SQL)
@@ -388,7 +402,12 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
             log.debug("merge %.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:80])
         cursor.execute("SELECT outcome, count(*) FROM credit_mc2 GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
-    return counts
+        rejections = []
+        if counts["rejected"]:
+            departments = Record._meta.get_field("department").related_model._meta.db_table
+            cursor.execute(_REJECTIONS_SQL.format(departments=departments), params)
+            rejections = [Rejection(*row) for row in cursor.fetchall()]
+    return ChunkMerged(counts, rejections)
 
 
 def merge_chunk_feed_append(*, batch_id: int, department_id: int, category: str, now: dt.datetime) -> None:

@@ -382,9 +382,10 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
                     cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
                                    f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
                 now = timezone.now()
-                counts = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
+                merged = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                      key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
-                values = _merged_through(batch, lo, hi, counts)
+                rejections_insert(batch.id, merged.rejections)
+                values = _merged_through(batch, lo, hi, merged.counts)
                 # last before the commit: feed ids in commit order (credit/merge.py)
                 merge_chunk_feed_append(batch_id=batch.id, department_id=batch.department_id,
                                         category=batch.category, now=now)
