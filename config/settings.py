@@ -172,7 +172,7 @@ CACHES = {
 BATCH_STORAGE_DIR = Path(env("BATCH_STORAGE_DIR", str(VAR_DIR / "batches")))
 # s3://bucket/prefix keeps batch files (encrypted by the platform) in an S3-compatible bucket instead, so workers
 # on any host read them; endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
-# AWS_SECRET_ACCESS_KEY (exchange/batch_storage.py). Unset: BATCH_STORAGE_DIR.
+# AWS_SECRET_ACCESS_KEY (filestore/storage.py). Unset: BATCH_STORAGE_DIR.
 BATCH_STORAGE_URL = env("BATCH_STORAGE_URL")
 PLATFORM_SIGNING_KEY_DIR = Path(env("PLATFORM_SIGNING_KEY_DIR", str(VAR_DIR / "keys")))
 # The demo departments' key pairs (manage.py load_demo), made per checkout: exchange/demo_keys.py

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from credit.models import Objection, ObjectionStatus, Record, Subject
 from credit.refusals import Invalid, Refused, constraint_violated, one_of
 from credit.working_days import working_day_add
-from exchange.batch_storage import stored_file_delete, stored_file_open, stored_file_write
+from filestore.storage import stored_file_delete, stored_file_open, stored_file_write
 
 REASON_MIN, REASON_MAX = 10, 2000
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
@@ -48,7 +48,7 @@ def _check_evidence(evidence: bytes) -> str:
 
 
 def _evidence_store(evidence: bytes) -> str:
-    """Encrypted at rest like batch files, in the same store (exchange/batch_storage.py); returns its name."""
+    """Encrypted at rest like batch files, in the same store (filestore/storage.py); returns its name."""
     relative = f"evidence/{secrets.token_hex(16)}"
     stored_file_write(relative, evidence)
     return relative

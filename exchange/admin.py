@@ -15,7 +15,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from credit.admin import ReadOnlyAdmin
-from exchange.batch_files import BatchFileCorrupt
 from exchange.exchange_log import log_verify
 from exchange.models import Batch, BatchRejection, Department, DepartmentKey, ExchangeLogEntry
 from exchange.services.batch_downloads import batch_file_download
@@ -26,6 +25,7 @@ from exchange.services.departments import (
     department_key_revoke,
     department_register,
 )
+from filestore.encryption import BatchFileCorrupt
 
 
 class ReasonForm(forms.Form):

@@ -31,8 +31,8 @@ from credit.locks import BATCH_RUN_CLASS, category_merge_lock, merge_lock
 from credit.merge import merge_changes_subjects, merge_chunk, merge_chunk_feed_append
 from credit.models import Record, StagedRow, Subject, SubjectAlias
 from credit.staging import STAGED_COLUMNS, stage_chunk
-from exchange.batch_storage import StorageUnreachable, stored_file_open
 from exchange.models import Batch, BatchRejection, BatchStatus
+from filestore.storage import StorageUnreachable, stored_file_open
 from ingest.finish import batch_complete, batch_fail
 from ingest.rejections import rejections_insert, rows_fail
 from validation.batch import BatchParseError, batch_ignored_columns, validate_batch

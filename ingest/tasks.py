@@ -11,7 +11,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError, connection
 
-from exchange.batch_storage import StorageUnreachable
+from filestore.storage import StorageUnreachable
 from ingest import finish, pipeline
 
 log = logging.getLogger(__name__)

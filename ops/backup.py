@@ -36,9 +36,9 @@ from psycopg.conninfo import make_conninfo
 
 from config import embedded
 from credit.models import Objection, Record, Subject
-from exchange.batch_storage import storage, stored_file_put
 from exchange.exchange_log import ChainCheck, log_head, log_verify
 from exchange.models import Batch, Department, ExchangeLogEntry
+from filestore.storage import storage, stored_file_put
 
 FORMAT = "credit-platform-backup/1"
 MANIFEST = "manifest.json"

@@ -6,9 +6,9 @@ import io
 
 from django.db import transaction
 
-from exchange.batch_storage import stored_file_open
 from exchange.exchange_log import log_append, log_lock
 from exchange.models import Batch
+from filestore.storage import stored_file_open
 
 
 def batch_file_download(*, batch_pk: int, by: str) -> tuple[Batch, io.BufferedReader]:

@@ -12,12 +12,12 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from credit.locks import atomic_retrying
-from exchange.batch_files import BatchFileWriter
-from exchange.batch_storage import storage, stored_file_delete
 from exchange.exchange_log import log_append, log_lock
 from exchange.models import PLATFORM_FAILURE_CODES, Batch, BatchRejection, BatchStatus, Department
 from exchange.services.row_count import RowCounter
 from exchange.signatures.digest import digest_header
+from filestore.encryption import BatchFileWriter
+from filestore.storage import storage, stored_file_delete
 from ingest import handoff
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _storage_writes():
 
 
 def _store(body: BinaryIO, *, is_csv: bool) -> tuple[str, str, int]:
-    """Stream the body, encrypted, to the store (exchange.batch_storage: local disk or a bucket) under a
+    """Stream the body, encrypted, to the store (filestore.storage: local disk or a bucket) under a
     temporary name, then commit it under its content-addressed path. Returns (relative path, content digest
     of the body as received, size)."""
     max_bytes, max_rows = settings.EXCHANGE_MAX_BATCH_BYTES, settings.EXCHANGE_MAX_BATCH_ROWS

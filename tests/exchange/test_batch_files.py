@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from exchange.batch_files import CHUNK, BatchFileCorrupt, BatchFileWriter, open_batch_file
+from filestore.encryption import CHUNK, BatchFileCorrupt, BatchFileWriter, open_batch_file
 
 
 def store(path, data: bytes, piece: int = 65536) -> None:

@@ -8,11 +8,11 @@ import io
 
 import pytest
 
-from exchange.batch_files import MAGIC
-from exchange.batch_storage import UPLOAD_PART_BYTES, stored_file_open
 from exchange.models import Batch
 from exchange.services.batch_downloads import batch_file_download
 from exchange.services.batches import batch_receive
+from filestore.encryption import MAGIC
+from filestore.storage import UPLOAD_PART_BYTES, stored_file_open
 from ingest import pipeline
 from tests.credit.factories import ndjson, penalty
 
@@ -67,11 +67,11 @@ def test_a_pushed_batch_is_kept_encrypted_in_the_bucket_and_merged_from_it(push,
 
 
 def test_a_large_batch_goes_up_in_parts_and_reads_back_with_seeks(scjg, s3_server, s3_storage, monkeypatch):
-    from exchange import batch_storage
+    from filestore import storage
 
     parts = []
-    real_part = batch_storage._S3Upload._part
-    monkeypatch.setattr(batch_storage._S3Upload, "_part",
+    real_part = storage._S3Upload._part
+    monkeypatch.setattr(storage._S3Upload, "_part",
                         lambda self, body: (parts.append(len(body)), real_part(self, body))[1])
     rows = [penalty(f"S3-L-{i}", i % 500, violation_facts="发布虚假广告" * 20) for i in range(40_000)]
     body = ndjson(rows)

@@ -10,9 +10,9 @@ import threading
 import pytest
 from django.db import connection
 
-from exchange.batch_files import open_batch_file
 from exchange.models import Batch, ExchangeLogEntry
 from exchange.services.batches import BatchIdConflict, BatchTooLarge, CategoryNotWritable, batch_receive
+from filestore.encryption import open_batch_file
 
 
 def _department():

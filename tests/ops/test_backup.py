@@ -16,11 +16,11 @@ from django.db import connection
 
 from config import embedded
 from credit.models import Objection, Record, RecordVersion, Subject
-from exchange.batch_files import open_batch_file
 from exchange.exchange_log import log_verify
 from exchange.jws import jws_verify
 from exchange.models import Batch, BatchRejection, ExchangeLogEntry
 from exchange.platform_keys import jwks, platform_key_rotate, public_key_from_jwk
+from filestore.encryption import open_batch_file
 from tests.credit.factories import ingest, penalty, registration
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump and pg_restore see committed data only
@@ -164,7 +164,7 @@ def _department_codes():
 
 
 def test_backup_and_restore_with_batch_files_in_a_bucket(platform_dirs, settings, s3_server, s3_storage):
-    from exchange.batch_storage import stored_file_open
+    from filestore.storage import stored_file_open
 
     ingest(_department("HN-SCJG", ["admin_penalty"]), "admin_penalty", [penalty("P-1", 1), penalty("P-2", 2)],
            "pen-s3")

@@ -3,13 +3,13 @@ embedded default) or an S3-compatible bucket, BATCH_STORAGE_URL=s3://bucket/pref
 and credentials from the standard AWS environment variables (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, or whatever else boto3's credential chain finds).
 
-Either store only ever sees what exchange.batch_files writes: the bytes encrypted by the platform, so the bucket
+Either store only ever sees what filestore.encryption writes: the bytes encrypted by the platform, so the bucket
 never holds plaintext. A file is named by a relative path (Batch.storage_path); it is written whole under a
 temporary name and appears under its final name only once complete (a rename on disk; on S3 a multipart upload
 to a temporary key, completed, then copied server-side), so a reader never sees a part of a file.
 
 A store that cannot be reached (the endpoint down, the network cut, a timeout) raises StorageUnreachable, an
-OSError: intake answers 503 storage_unavailable, the pipeline waits and tries again (credit/tasks.py).
+OSError: intake answers 503 storage_unavailable, the pipeline waits and tries again (ingest/tasks.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
-from exchange.batch_files import BatchFileWriter, PositionedReader, open_encrypted
+from filestore.encryption import BatchFileWriter, PositionedReader, open_encrypted
 
 log = logging.getLogger(__name__)
 

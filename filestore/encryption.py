@@ -98,7 +98,7 @@ class _DecryptingReader(PositionedReader):
         self.raw, self.aead, self.pos, self.loaded, self.plain = raw, _aead(), 0, -1, b""
         if raw.read(len(MAGIC)) != MAGIC:
             raise BatchFileCorrupt("not an encrypted batch file")
-        stored = raw.seek(0, io.SEEK_END) - len(MAGIC)  # a file or an object in a bucket (exchange.batch_storage)
+        stored = raw.seek(0, io.SEEK_END) - len(MAGIC)  # a file or an object in a bucket (filestore.storage)
         self.chunks = -(-stored // RECORD)
         if self.chunks == 0:
             raise BatchFileCorrupt("the batch file ends before its last chunk")
