@@ -91,8 +91,13 @@ def batch_run_lock(batch_id: int):
         yield got
     finally:
         if got and connection.connection is not None:
-            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_RUN_CLASS, batch_id])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BATCH_RUN_CLASS, batch_id])
+            except DatabaseError:
+                # the worker keeps its connection for the next task (CELERY_DB_REUSE_MAX): one that cannot
+                # unlock is closed, which ends its session and every session lock with it
+                connection.close()
 
 
 def batches_running() -> set[int]:

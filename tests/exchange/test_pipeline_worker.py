@@ -147,3 +147,26 @@ def test_sigkill_mid_batch_gives_the_same_end_state(celery_worker_process):
     pens = _wait(pens)
     assert kills and kills[-1][0] == "merging", kills
     assert _snapshot([regs, pens]) == expected
+
+
+def _other_backends() -> set[tuple[int, object]]:
+    """(pid, backend start) of every other session on the test database: here, the worker's."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, backend_start FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return set(cursor.fetchall())
+
+
+def test_the_worker_keeps_its_database_connection_from_one_batch_to_the_next(celery_worker_process):
+    """Celery's Django fixup would close it around every task (a new backend and log-in per batch) unless
+    CELERY_DB_REUSE_MAX is set; config/celery.py still closes one past CONN_MAX_AGE or left broken."""
+    department = _department()
+    first = _wait(_submit(department, "registration", ndjson([registration(1)]), "keep-1"))
+    after_first = _other_backends()
+    second = _wait(_submit(department, "registration", ndjson([registration(2)]), "keep-2"))
+    after_second = _other_backends()
+    assert (first.status, second.status) == ("completed", "completed")
+    assert after_first, "the worker closed its connection when the batch finished"
+    assert after_first & after_second, "the second batch ran on a new connection"
