@@ -8,8 +8,8 @@ last commit left it: nothing lost, nothing applied twice.
 One process runs a batch at a time: it holds a session-level advisory lock on
 (BATCH_RUN_CLASS, batch id). A killed worker's connection dies and frees it;
 `batches_resume` (beat + worker_ready) re-enqueues unfinished batches whose
-lock is free. Its end, outcome and receipt in one commit, is ingest/finish.py; rejected rows, whichever
-stage found them, are written by ingest/rejections.py.
+lock is free. A batch's end (its outcome and receipt, one commit) is in ingest/finish.py; its rejected
+rows, whichever stage found them, are written by ingest/rejections.py.
 """
 
 from __future__ import annotations
