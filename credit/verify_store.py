@@ -1,6 +1,6 @@
 """The unified store checked whole (`manage.py verify_store`), in set-based SQL, naming the first broken thing.
 
-It checks what the code guarantees (credit/merge.py, credit/pipeline.py, credit/services.py, and
+It checks what the code guarantees (credit/merge.py, ingest/pipeline.py, credit/services.py, and
 credit/migrations/0009, which merged records whose keys became one), in this order:
 1. references: every id a row of the store holds names an existing row (several have no foreign key in the
    database, credit/models/records.py);
@@ -257,7 +257,8 @@ def _receipt_claims(receipt: str) -> dict | None:
 
 
 def _receipts() -> str | None:
-    with connection.cursor() as cursor:
+    # a server-side cursor: a year of receipts is read a thousand at a time, never held whole
+    with connection.chunked_cursor() as cursor:
         cursor.execute(_RECEIPTS_SQL)
         while rows := cursor.fetchmany(1000):
             for batch_id, name, status, receipt, *counts in rows:
