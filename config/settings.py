@@ -193,9 +193,10 @@ EXCHANGE_MAX_BATCH_ROWS = env_int("EXCHANGE_MAX_BATCH_ROWS", 2_000_000)
 # Benchmarks only: measure the cost of verification by switching it off. Never in production.
 # A rotated-out platform key stays in the JWK Set this many days, so receipts it signed stay verifiable online.
 EXCHANGE_RECEIPT_VERIFY_DAYS = env_int("EXCHANGE_RECEIPT_VERIFY_DAYS", 400)
-# reads that wait for a batch to finish (Prefer: wait, exchange/waiting.py) hold a web thread each: leave two
-# threads of every web process (WEB_THREADS, set by config/launcher.py) for everything else
-EXCHANGE_WAITING_READS_PER_PROCESS = max(1, env_int("WEB_THREADS", 8) - 2)
+# reads that wait for a batch to finish (Prefer: wait, exchange/waiting.py) hold a web thread each: at most half
+# the threads of a web process (WEB_THREADS, set by config/launcher.py), so uploads and health checks always
+# find one
+EXCHANGE_WAITING_READS_PER_PROCESS = env_int("WEB_THREADS", 8) // 2
 EXCHANGE_BENCH_SKIP_VERIFICATION = env_bool("EXCHANGE_BENCH_SKIP_VERIFICATION", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

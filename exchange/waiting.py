@@ -7,12 +7,13 @@ the batch finishes or N seconds pass, then answered as usual: one signed request
 
 The wake-up is PostgreSQL's LISTEN/NOTIFY: a trigger on the batch table (exchange migration 0008) notifies
 `exchange_batch_finished` with the batch's id when the finishing transaction commits. The request LISTENs
-before it reads the batch, so a finish that commits after the read is always heard. A notification can
-still slip past between reads (psycopg passes on only those that arrive while it waits), so the batch is
-read again at least every RECHECK_SECONDS whatever was heard.
+before it reads the batch, so a finish that commits after the read is always heard (psycopg keeps the
+notifications that arrive between reads for the next wait; one left from an earlier request on the same
+connection costs one more read). The batch is read again at least every RECHECK_SECONDS all the same, so a
+notification that never comes (a trigger dropped by hand) delays an answer by a second, never loses it.
 
-A waiting request holds a web thread and a database connection, so a web process lets at most
-`WEB_THREADS - 2` requests wait at once (settings.EXCHANGE_WAITING_READS_PER_PROCESS); past that a request is answered at once, as if it had not asked
+A waiting request holds a web thread and a database connection, so a web process lets at most half its
+threads wait at once (settings.EXCHANGE_WAITING_READS_PER_PROCESS); past that a request is answered at once, as if it had not asked
 (RFC 7240 lets a server ignore a preference), and the client asks again.
 """
 

@@ -50,3 +50,13 @@ def test_ingest_prints_the_batch_resource(tmp_path):
                              "rejections_url", "receipt_url", "ignored_columns"}
     assert (resource["batch_id"], resource["status"]) == ("csv-1", "completed")
     assert resource["counts"]["rows"] == 1
+
+
+def test_ingest_refuses_a_transaction_pool(tmp_path, settings):
+    from django.core.management.base import CommandError
+
+    settings.DATABASE_POOL_MODE = "transaction"
+    (tmp_path / "b.ndjson").write_text("{}\n")
+    with pytest.raises(CommandError, match="DATABASE_POOL_MODE=transaction"):
+        call_command("ingest", str(tmp_path / "b.ndjson"), "--department", "HN-SWJ", "--category", "red_list")
+    assert not Batch.objects.exists()

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -45,6 +46,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options):
+        if settings.DATABASE_POOL_MODE == "transaction":
+            # the batch runs here under a session advisory lock: behind a transaction pool it would be taken on
+            # one server connection and never released from another (config/celery.py refuses a worker likewise)
+            raise CommandError("manage.py ingest cannot run with DATABASE_POOL_MODE=transaction: run it with the "
+                               "primary's own DATABASE_URL (deploy/README.md)")
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
