@@ -4,7 +4,6 @@ publicity window."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -121,20 +120,16 @@ def _key_spelling_neutral(payload: str, spelt: dict[str, str], keyed: dict[str, 
 @dataclass(frozen=True)
 class StagedChunk:
     """A validated chunk made ready for the database: its staged rows (tuples in STAGED_COLUMNS
-    order, or already as COPY text), and its rejections (validation's and `subject_unidentified`)."""
+    order), and its rejections (validation's and `subject_unidentified`)."""
 
     first_row: int
     last_row: int
-    rows: list[tuple] | None
-    copy_text: bytes | None
+    rows: list[tuple]
     rejections: list
 
 
-def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog, as_copy_text: bool = False
-                ) -> StagedChunk:
-    """No database here: runs where the chunk was validated. In a validation worker process the rows are
-    sent back as COPY text (`as_copy_text`): one bytes object pickles in C, 50,000 tuples do not; in-process
-    they stay tuples for psycopg's C formatting."""
+def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog) -> StagedChunk:
+    """No database here: the pipeline runs it in its validating thread, one chunk ahead of the COPY."""
     from validation.parsing import Rejection
 
     rows, rejections = [], list(chunk.rejections)
@@ -144,27 +139,10 @@ def stage_chunk(chunk, *, batch_id: int, category: Category, catalog: Catalog, a
         else:
             rejections.append(Rejection(item, "uscc", "subject_unidentified", UNIDENTIFIED_MESSAGE))
     rejections.sort(key=lambda r: r.row)
-    if not as_copy_text:
-        return StagedChunk(chunk.first_row, chunk.last_row, rows, None, rejections)
-    text = "".join("\t".join(map(_copy_cell, row)) + "\n" for row in rows)
-    return StagedChunk(chunk.first_row, chunk.last_row, None, text.encode(), rejections)
+    return StagedChunk(chunk.first_row, chunk.last_row, rows, rejections)
 
 
 UNIDENTIFIED_MESSAGE = "未提供可识别主体的代码：统一社会信用代码、组织机构代码、工商注册号或证件号码至少填一项"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_cell(value) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()  # bytea hex form, its backslash escaped for COPY
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)  # int
 
 
 def stage_rows(*, batch_id: int, rows: Iterable, category: Category, catalog: Catalog):

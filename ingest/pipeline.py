@@ -37,7 +37,6 @@ from ingest.finish import batch_complete, batch_fail
 from ingest.rejections import rejections_insert, rows_fail
 from validation.batch import BatchParseError, batch_ignored_columns, validate_batch
 from validation.catalog import SUBJECT_KEY, Catalog, current_catalog
-from validation.parallel import validate_batch_in_workers, validation_workers
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,6 @@ log = logging.getLogger(__name__)
 VALIDATE_CHUNK_ROWS = MERGE_CHUNK_ROWS = int(os.environ.get("CREDIT_PIPELINE_CHUNK_ROWS", "50000"))
 
 Progress = Callable[[Batch], None]
-# smaller batches are checked in this process even when VALIDATION_WORKERS is set
-SMALL_BATCH_BYTES = int(os.environ.get("VALIDATION_WORKERS_MIN_BYTES", 8 * 1024 * 1024))
 
 # SQLSTATEs a later try can outlive: the connection (class 08), the server shutting down or starting
 # (57P01-57P03), too many connections (53300), a deadlock or serialization failure (40P01, 40001)
@@ -183,8 +180,7 @@ def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None 
 def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
-    Validating and staging (Python, no database) run in a thread one chunk ahead (or, with
-    VALIDATION_WORKERS set, in validation worker processes, several chunks ahead), while this thread
+    Validating and staging (Python, no database) run in a thread one chunk ahead while this thread
     COPYs chunk after chunk: writes and progress stay here, in order, one transaction per chunk."""
     category = catalog.category(batch.category)
     start_after = batch.validated_through_row
@@ -192,9 +188,6 @@ def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progres
     options = dict(category=batch.category, content_type=batch.content_type, catalog=catalog,
                    chunk_rows=VALIDATE_CHUNK_ROWS, start_after_row=start_after,
                    max_rows=settings.EXCHANGE_MAX_BATCH_ROWS)  # the intake's count errs upwards; this is exact
-    # worker processes pay off only beyond a job's worth of rows; forking them for a small batch costs more
-    # than checking it here
-    workers = validation_workers() if batch.size_bytes > SMALL_BATCH_BYTES else 0
     with stored_file_open(batch.storage_path) as stream:
         if not start_after:  # the header first: columns it ignores are named in the batch resource and receipt
             ignored = batch_ignored_columns(stream, category=batch.category, content_type=batch.content_type,
@@ -203,12 +196,7 @@ def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progres
             if ignored != batch.ignored_columns:
                 Batch.objects.filter(pk=batch.pk).update(ignored_columns=ignored)
                 batch.ignored_columns = ignored
-        if workers:
-            staged_chunks = validate_batch_in_workers(stream, workers=workers,
-                                                      then=functools.partial(stage, as_copy_text=True), **options)
-        else:
-            staged_chunks = _ahead(map(stage, validate_batch(stream, **options)))
-        for staged in staged_chunks:
+        for staged in _ahead(map(stage, validate_batch(stream, **options))):
             if staged.last_row <= start_after:
                 continue
             n = staged.last_row - batch.validated_through_row
@@ -285,17 +273,14 @@ def _ahead(items: Iterator) -> Iterator:
 
 
 def _copy_staged(staged) -> None:
-    if not (staged.rows or staged.copy_text):
+    if not staged.rows:
         return
     # psycopg's own copy(): its errors become Django's, as every other statement's do
     with connection.cursor() as cursor, connection.wrap_database_errors:
         sql = f"COPY {StagedRow._meta.db_table} ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
-            if staged.copy_text is not None:
-                copy.write(staged.copy_text)
-            else:
-                for row in staged.rows:
-                    copy.write_row(row)
+            for row in staged.rows:
+                copy.write_row(row)
 
 
 def batch_deduplicate(*, batch: Batch, catalog: Catalog) -> None:

@@ -96,10 +96,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     app.conf.task_default_queue = queue
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(connection.settings_dict),
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "CELERY_QUEUE": queue,
-           # the worker validates in a worker process of its own: the forked-from-a-Celery-child path
-           # (daemonic parent, the broker client's after-fork hooks) runs in every worker test
-           "VALIDATION_WORKERS": "1", "VALIDATION_WORKERS_MIN_BYTES": "0"}
+           "CELERY_QUEUE": queue}
     log_dir = tmp_path_factory.mktemp("worker")
 
     class Worker:

@@ -38,9 +38,6 @@ class BatchParseError(Exception):
         self.code = code
         self.message = message
 
-    def __reduce__(self):  # crosses process boundaries (validation workers) intact
-        return (type(self), (self.code, self.message))
-
 
 @dataclass(frozen=True)
 class Rejection:
@@ -170,17 +167,11 @@ NDJSON_EMPTY = ("empty_file", "文件为空，没有数据行")
 
 
 class CsvSource:
-    """`fields` given: the stream is data rows only (the header was read elsewhere)."""
-
-    def __init__(self, stream: BinaryIO, category: Category, encoding: str, fields: list[str] | None = None):
+    def __init__(self, stream: BinaryIO, category: Category, encoding: str):
         self.category = category
         self.encoding = encoding
         self.lines = _Lines(stream, encoding)
         self.reader = csv.reader(self.lines.it)
-        if fields is not None:
-            self.fields = fields
-            self.ignored = []
-            return
         header = self._first_record()
         if header is None:
             raise BatchParseError("empty_file", "文件为空，没有表头和数据")
@@ -225,10 +216,9 @@ class CsvSource:
             got += new - (out[start:] if start else out).count([])
         return out, False
 
-    def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
-        """Rows are numbered from row_base + 1 (a stream that starts mid-batch)."""
+    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
         ncols = len(self.fields)
-        row = row_base
+        row = 0
         at_end = False
         if start_after_row:
             skipped, at_end = self._take(start_after_row)
@@ -385,11 +375,9 @@ class NdjsonSource:
         self.fields = self.names
         self.ignored: list[str] = []  # an unknown key rejects its row instead
 
-    def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
-        """Rows are numbered from row_base + 1 (a stream that starts mid-batch)."""
-        row = row_base
-        first_line = row_base == 0
-        start_after_row = max(start_after_row, row_base)
+    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
+        row = 0
+        first_line = True
         block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
         objs: list[dict] = []
         for line in self.lines:
@@ -468,13 +456,13 @@ class NdjsonSource:
         return block
 
 
-def rows_within(pieces: Iterator[RawBlock], max_rows: int | None) -> Iterator[RawBlock]:
-    """Parsed pieces (blocks or slices, in row order) as they come, until a row past `max_rows`: the
+def rows_within(blocks: Iterator[RawBlock], max_rows: int | None) -> Iterator[RawBlock]:
+    """Parsed blocks (in row order) as they come, until a row past `max_rows`: the
     platform's row limit holds for the rows the parser finds, however the intake counted them."""
-    for piece in pieces:
-        if max_rows is not None and piece.last_row > max_rows:
+    for block in blocks:
+        if max_rows is not None and block.last_row > max_rows:
             raise BatchParseError("too_many_rows", f"批次的数据行超过 {max_rows} 行的上限，请拆分后分别报送")
-        yield piece
+        yield block
 
 
 def open_source(stream: BinaryIO, category: Category, content_type: str):

@@ -3,7 +3,7 @@
 openpyxl reads the workbook in read-only mode: the sheet's XML is parsed row by row
 straight out of the zip archive, so a 1,000,000-row workbook is never held in memory
 (bench/README.md). The blocks go down the very path CSV blocks take (normalise, check,
-stage), in this process; a workbook is not cut into byte slices for worker processes.
+stage).
 
 - The first non-empty row is the header, matched like a CSV header (aliases, ignored
   columns, joined list fields); empty rows are not rows; rows are numbered from the
@@ -131,9 +131,9 @@ class XlsxSource:
                 if values:
                     yield values
 
-    def blocks(self, block_rows: int, start_after_row: int, row_base: int = 0) -> Iterator[RawBlock]:
+    def blocks(self, block_rows: int, start_after_row: int) -> Iterator[RawBlock]:
         width, codes, fields = self.width, self.codes, self.fields
-        row = row_base
+        row = 0
         block = RawBlock(first_row=start_after_row + 1, last_row=start_after_row)
         columns: list[list] = [[] for _ in range(width)]
         try:

@@ -3,16 +3,14 @@ sender can act on, a bad file fails with a short, true reason, and nothing else 
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
 from validation.batch import BatchParseError
-from validation.parallel import validate_batch_in_workers
 from validation.parsing import MAX_LINE_BYTES
 
-from .vhelpers import CATALOG, PENALTY_HEADER, TODAY, csv_bytes, one, penalty_row, run
+from .vhelpers import PENALTY_HEADER, csv_bytes, one, penalty_row, run
 
 NDJSON = "application/x-ndjson"
 
@@ -22,12 +20,6 @@ def ndjson(*lines: bytes | dict) -> bytes:
                     for x in lines)
 
 
-def in_workers(data: bytes, content_type: str, **kw):
-    chunks = list(validate_batch_in_workers(io.BytesIO(data), category="admin_penalty", content_type=content_type,
-                                            catalog=CATALOG, today=TODAY, workers=1, **kw))
-    return [r for c in chunks for r in c.rows], [j for c in chunks for j in c.rejections]
-
-
 @pytest.mark.parametrize("deep", [
     b"[" * 100_000 + b"]" * 100_000,
     b'{"subject_name": ' * 50_000 + b'"x"' + b"}" * 50_000,
@@ -35,10 +27,10 @@ def in_workers(data: bytes, content_type: str, **kw):
 ])
 def test_a_deeply_nested_ndjson_line_rejects_that_row_only(deep):
     data = ndjson(penalty_row(), deep, penalty_row(decision_no="长市监罚〔2024〕2号"))
-    for rows, rejections in (one(data, content_type=NDJSON), in_workers(data, NDJSON)):
-        assert [r.row for r in rows] == [1, 3]
-        assert [(j.row, j.code) for j in rejections] == [(2, "malformed_row")]
-        assert "嵌套" in rejections[0].message
+    rows, rejections = one(data, content_type=NDJSON)
+    assert [r.row for r in rows] == [1, 3]
+    assert [(j.row, j.code) for j in rejections] == [(2, "malformed_row")]
+    assert "嵌套" in rejections[0].message
 
 
 def test_a_bom_inside_the_data_is_not_kept_in_values():
@@ -83,11 +75,9 @@ def test_rows_over_the_limit_fail_the_batch_in_validation(content_type):
     rows = [penalty_row(decision_no=f"长市监罚〔2024〕{i}号") for i in range(1, 6)]
     data = csv_bytes(rows) if content_type == "text/csv" else ndjson(*rows)
     assert len(one(data, content_type=content_type, max_rows=5)[0]) == 5
-    for validate in (lambda: run(data, content_type=content_type, chunk_rows=2, max_rows=4),
-                     lambda: in_workers(data, content_type, chunk_rows=2, max_rows=4)):
-        with pytest.raises(BatchParseError) as refused:
-            validate()
-        assert refused.value.code == "too_many_rows" and "4 行" in refused.value.message
+    with pytest.raises(BatchParseError) as refused:
+        run(data, content_type=content_type, chunk_rows=2, max_rows=4)
+    assert refused.value.code == "too_many_rows" and "4 行" in refused.value.message
 
 
 def test_a_csv_without_a_header_row_fails_naming_the_fields_expected():
