@@ -374,6 +374,8 @@ class ChunkMerged:
 
     counts: dict[str, int]
     rejections: list[Rejection]
+    # wall seconds of resolving and classifying the rows ("classify") and of writing records and history ("write")
+    seconds: dict[str, float]
 
 
 def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
@@ -392,14 +394,18 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         duplicates = cursor.fetchone()[0]
         statements = [_OWNED_ELSEWHERE_UNLESS_SENDERS_DUPLICATE_SQL if duplicates else _OWNED_ELSEWHERE_SQL]
         statements += _REGISTRATION_SQL if merge_changes_subjects(category) else _SUBJECTS_SQL
-        statements += [_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL,
-                       _INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
+        statements.append(_CLASSIFY_WITH_DUPLICATES_SQL if duplicates else _CLASSIFY_SQL)
+        classifying = len(statements)
+        statements += [_INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL, *_HISTORY_SQL]
         if merge_changes_subjects(category):
             statements.append(_REGISTRATION_WITHDRAWN_SQL)
-        for sql in statements:
+        seconds = {"classify": 0.0, "write": 0.0}
+        for n, sql in enumerate(statements):
             started = time.perf_counter()
             cursor.execute(sql, params)
-            log.debug("merge %.3fs %s", time.perf_counter() - started, " ".join(sql.split())[:80])
+            took = time.perf_counter() - started
+            seconds["classify" if n < classifying else "write"] += took
+            log.debug("merge %.3fs %s", took, " ".join(sql.split())[:80])
         cursor.execute("SELECT outcome, count(*) FROM credit_mc2 GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
         rejections = []
@@ -407,7 +413,7 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
             departments = Record._meta.get_field("department").related_model._meta.db_table
             cursor.execute(_REJECTIONS_SQL.format(departments=departments), params)
             rejections = [Rejection(*row) for row in cursor.fetchall()]
-    return ChunkMerged(counts, rejections)
+    return ChunkMerged(counts, rejections, seconds)
 
 
 def merge_chunk_feed_append(*, batch_id: int, department_id: int, category: str, now: dt.datetime) -> None:

@@ -35,6 +35,7 @@ from exchange.models import Batch, BatchRejection, BatchStatus
 from filestore.storage import StorageUnreachable, stored_file_open
 from ingest.finish import batch_complete, batch_fail
 from ingest.rejections import rejections_insert, rows_fail
+from ingest.stage_clock import StageClock
 from validation.batch import BatchParseError, batch_ignored_columns, validate_batch
 from validation.catalog import SUBJECT_KEY, Catalog, current_catalog
 
@@ -121,17 +122,20 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
         if not got:
             return None
         batch = Batch.objects.select_related("department").get(pk=batch_id)
+        clock = StageClock()
         try:
             if batch.status == BatchStatus.RECEIVED:
                 _status_move(batch, BatchStatus.RECEIVED, status=BatchStatus.VALIDATING, started_at=timezone.now())
             # one version for the whole run: the rows are checked and keyed by the catalog they are merged by
             catalog = current_catalog() if batch.status in (BatchStatus.VALIDATING, BatchStatus.MERGING) else None
             if batch.status == BatchStatus.VALIDATING:
-                batch_validate(batch=batch, catalog=catalog, progress=progress)
-                batch_deduplicate(batch=batch, catalog=catalog)
+                batch_validate(batch=batch, catalog=catalog, progress=progress, clock=clock)
+                with clock.timing("dedup"):
+                    batch_deduplicate(batch=batch, catalog=catalog)
             if batch.status == BatchStatus.MERGING:
-                batch_merge(batch=batch, catalog=catalog, progress=progress)
-                batch_complete(batch=batch)
+                batch_merge(batch=batch, catalog=catalog, progress=progress, clock=clock)
+                with clock.timing("receipt"):
+                    batch_complete(batch=batch)
         except BatchParseError as exc:
             batch_fail(batch=batch, code=exc.code, reason=exc.message)
         except MergeTimedOut as exc:
@@ -149,6 +153,8 @@ def batch_process(*, batch_id: int, progress: Progress | None = None) -> Batch |
             # a bug would fail the same way on every resume: end the batch, with a reason, instead
             log.exception("batch %s failed", batch_id)
             batch_fail(batch=batch, code="internal_error", reason="处理该批次时平台内部出错，请联系平台运维人员")
+        if clock.seconds:
+            log.info("batch %s (%s rows) stages: %s", batch_id, batch.rows, clock.line())
         if progress:
             progress(batch)
         return batch
@@ -164,12 +170,13 @@ def _status_move(batch: Batch, current: str, **fields) -> None:
         batch.refresh_from_db()
 
 
-def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
+def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None = None,
+                   clock: StageClock | None = None) -> None:
     """Validate the stored file from validated_through_row on; a file that cannot be read is tried again
     a few times (from where the last chunk's commit left off) before the OSError ends the batch."""
     for attempt in range(STORAGE_TRIES):
         try:
-            return _validate_from_progress(batch=batch, catalog=catalog, progress=progress)
+            return _validate_from_progress(batch=batch, catalog=catalog, progress=progress, clock=clock or StageClock())
         except OSError:
             if attempt == STORAGE_TRIES - 1:
                 raise
@@ -177,7 +184,7 @@ def batch_validate(*, batch: Batch, catalog: Catalog, progress: Progress | None 
             time.sleep(STORAGE_BACKOFF * 2 ** attempt)
 
 
-def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
+def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progress | None, clock: StageClock) -> None:
     """Validate the stored file from validated_through_row on; stage valid rows, keep rejections.
 
     Validating and staging (Python, no database) run in a thread one chunk ahead while this thread
@@ -196,12 +203,12 @@ def _validate_from_progress(*, batch: Batch, catalog: Catalog, progress: Progres
             if ignored != batch.ignored_columns:
                 Batch.objects.filter(pk=batch.pk).update(ignored_columns=ignored)
                 batch.ignored_columns = ignored
-        for staged in _ahead(map(stage, validate_batch(stream, **options))):
+        for staged in clock.timed(_ahead(map(stage, validate_batch(stream, **options))), "validate"):
             if staged.last_row <= start_after:
                 continue
             n = staged.last_row - batch.validated_through_row
             try:
-                with transaction.atomic():
+                with clock.timing("stage"), transaction.atomic():
                     _copy_staged(staged)
                     rejected = rejections_insert(batch.id, staged.rejections)
                     _validated_through(batch, staged.last_row, n, rejected)
@@ -346,7 +353,9 @@ def _timed_out(exc: DatabaseError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == _QUERY_CANCELED
 
 
-def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = None) -> None:
+def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = None,
+                clock: StageClock | None = None) -> None:
+    clock = clock or StageClock()
     category = catalog.category(batch.category)
     key_field = next((k for k in category.natural_key if k != SUBJECT_KEY), "")
     if batch.validated_through_row - batch.merged_through_row > MERGE_CHUNK_ROWS:
@@ -362,6 +371,7 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
             with transaction.atomic():
                 # categories merge side by side; registrations, which change the subjects every category
                 # resolves rows to, alone (the lock order and why: credit/locks.py)
+                locking = time.perf_counter()
                 merge_lock(shared=not merge_changes_subjects(batch.category))
                 category_merge_lock(batch.category)
                 with connection.cursor() as cursor:
@@ -371,14 +381,21 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
                     # waiting for another batch's chunk is not running away: no lock wait counts (credit/locks.py)
                     cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
                                    f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
+                clock.add("locks", time.perf_counter() - locking)
                 now = timezone.now()
                 merged = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                      key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))
-                rejections_insert(batch.id, merged.rejections)
-                values = _merged_through(batch, lo, hi, merged.counts)
+                for stage, seconds in merged.seconds.items():
+                    clock.add(stage, seconds)
+                with clock.timing("write"):
+                    rejections_insert(batch.id, merged.rejections)
+                    values = _merged_through(batch, lo, hi, merged.counts)
                 # last before the commit: feed ids in commit order (credit/merge.py)
-                merge_chunk_feed_append(batch_id=batch.id, department_id=batch.department_id,
-                                        category=batch.category, now=now)
+                with clock.timing("feed"):
+                    merge_chunk_feed_append(batch_id=batch.id, department_id=batch.department_id,
+                                            category=batch.category, now=now)
+                committing = time.perf_counter()
+            clock.add("commit", time.perf_counter() - committing)
         except DatabaseError as exc:
             if database_error_is_transient(exc):
                 raise
