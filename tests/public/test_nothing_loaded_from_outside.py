@@ -47,6 +47,7 @@ def test_docs_console_and_public_pages_render_with_every_outside_request_blocked
         page.goto(live_server.url + "/api/docs/")
         page.get_by_text("Credit information sharing platform API").first.wait_for(timeout=30000)
         page.screenshot(path=str(artifacts_dir / "api-docs.png"))
+        page.wait_for_load_state("networkidle")
 
         page.goto(live_server.url + "/admin/login/")
         page.fill("#id_username", "browser-op")
@@ -54,12 +55,17 @@ def test_docs_console_and_public_pages_render_with_every_outside_request_blocked
         page.fill("#id_otp_token", f"{TOTP(new.device.bin_key).token():06d}")
         page.click("input[type=submit]")
         page.get_by_role("link", name="部门签名密钥").first.wait_for()
+        page.wait_for_load_state("networkidle")
         page.goto(live_server.url + "/admin/exchange/batch/")
         assert page.get_by_role("heading", level=1).inner_text()
         page.screenshot(path=str(artifacts_dir / "console-batches.png"))
+        # a stylesheet's icons may still be loading after the load event: leaving the page then aborts them,
+        # which is this test's navigation, not the platform failing to serve them
+        page.wait_for_load_state("networkidle")
 
         page.goto(live_server.url + "/")
         assert page.get_by_role("heading", level=1).inner_text()
+        page.wait_for_load_state("networkidle")
         page.goto(f"{live_server.url}/subjects/{store_again.tianyi_uscc}")
         assert page.get_by_role("heading", level=1).inner_text() == "湖南天翼（长沙）科技有限公司"
         browser.close()
