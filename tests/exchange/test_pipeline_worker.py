@@ -110,6 +110,44 @@ def _wipe():
     Batch.objects.all().delete()
 
 
+class _FeedLock:
+    """The feed append lock held from a connection of the test's (session level), let go on demand."""
+
+    def __init__(self) -> None:
+        import psycopg
+        from django.db import connection
+
+        from credit.locks import FEED_APPEND_LOCK
+
+        db = connection.settings_dict
+        self.key = FEED_APPEND_LOCK
+        self.conn = psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None,
+                                    password=db["PASSWORD"] or None, autocommit=True)
+        self.conn.execute("SELECT pg_advisory_lock(%s)", [self.key])
+
+    def wait_for_a_waiter(self, timeout: float = 120) -> None:
+        """Until a session (the worker's chunk) waits for the lock: a bigint key shows as (classid, objid)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = self.conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1"
+                " AND classid = %s AND objid = %s", [self.key >> 32, self.key & 0xFFFFFFFF]).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.02)
+        raise AssertionError("no merge chunk came to wait for the feed append lock")
+
+    def let_one_through(self) -> None:
+        """Release it and ask again: whoever waits for it gets it first, then this connection, after that
+        transaction's end."""
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+        self.conn.execute("SELECT pg_advisory_lock(%s)", [self.key])
+
+    def release(self) -> None:
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+        self.conn.close()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_gives_the_same_end_state(celery_worker_process):
     department = _department()
@@ -127,25 +165,31 @@ def test_sigkill_mid_batch_gives_the_same_end_state(celery_worker_process):
     assert c["pending_subject"] > 0 and c["rejected"] > 0 and c["unchanged"] > 0
     _wipe()
 
-    # the same batches, with the worker SIGKILLed while validating and again while merging
+    # the same batches, with the worker SIGKILLed while validating and again while merging. The merge is held at
+    # the feed append lock (taken by every penalty chunk just before its commit, credit/locks.py) from a
+    # connection of the test's, so the second kill lands after one chunk committed, however fast the run is.
     regs = _wait(_submit(department, "registration", registrations, "r-b"))
+    feed = _FeedLock()
     pens = _submit(department, "admin_penalty", penalties, "p-b")
     kills = []
     _wait(pens, lambda b: b.status == "validating" or b.is_finished)
     time.sleep(0.5)
     pens.refresh_from_db()
-    if not pens.is_finished:
-        celery_worker_process.kill()
-        kills.append((pens.status, pens.validated_through_row, pens.merged_through_row))
-        celery_worker_process.start()
-    _wait(pens, lambda b: b.merged_through_row > 0 or b.is_finished)
+    celery_worker_process.kill()
+    kills.append((pens.status, pens.validated_through_row, pens.merged_through_row))
+    feed.let_one_through()  # a killed backend left waiting for it rolls back and ends
+    celery_worker_process.start()
+    feed.wait_for_a_waiter()
+    feed.let_one_through()  # the first chunk commits; the next one waits
+    _wait(pens, lambda b: b.merged_through_row > 0)
+    feed.wait_for_a_waiter()
     pens.refresh_from_db()
-    if not pens.is_finished:
-        celery_worker_process.kill()
-        kills.append((pens.status, pens.validated_through_row, pens.merged_through_row))
-        celery_worker_process.start()
+    celery_worker_process.kill()
+    kills.append((pens.status, pens.validated_through_row, pens.merged_through_row))
+    feed.release()
+    celery_worker_process.start()
     pens = _wait(pens)
-    assert kills and kills[-1][0] == "merging", kills
+    assert kills[-1][0] == "merging" and 0 < kills[-1][2] < 16_000, kills
     assert _snapshot([regs, pens]) == expected
 
 
