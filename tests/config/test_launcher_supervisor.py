@@ -103,4 +103,6 @@ def test_stop_ends_every_child_and_everything_they_started(supervisor):
     _until(lambda: len(_group(worker.process.pid)) == 2)
     groups = [worker.process.pid, web.process.pid]
     supervisor.stop(grace=5)
-    assert all(_group(pgid) == [] for pgid in groups)
+    # the groups got SIGKILL at the latest; a process still on its way out of a busy machine's run queue may show
+    # for a moment after the leader was reaped
+    _until(lambda: all(_group(pgid) == [] for pgid in groups), timeout=5)
