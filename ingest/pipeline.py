@@ -371,17 +371,15 @@ def batch_merge(*, batch: Batch, catalog: Catalog, progress: Progress | None = N
             with transaction.atomic():
                 # categories merge side by side; registrations, which change the subjects every category
                 # resolves rows to, alone (the lock order and why: credit/locks.py)
-                locking = time.perf_counter()
-                merge_lock(shared=not merge_changes_subjects(batch.category))
-                category_merge_lock(batch.category)
-                with connection.cursor() as cursor:
+                with clock.timing("locks"), connection.cursor() as cursor:
+                    merge_lock(shared=not merge_changes_subjects(batch.category))
+                    category_merge_lock(batch.category)
                     # every access path here has an index; statistics of tables that grew since the last
                     # ANALYZE must not talk the planner into scanning millions of rows per chunk
                     # (and no JIT: the disabled-seqscan cost on the temp table would trigger it on every statement);
                     # waiting for another batch's chunk is not running away: no lock wait counts (credit/locks.py)
                     cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
                                    f"SET LOCAL statement_timeout = {round(MERGE_STATEMENT_TIMEOUT_SECONDS * 1000)}")
-                clock.add("locks", time.perf_counter() - locking)
                 now = timezone.now()
                 merged = merge_chunk(batch_id=batch.id, department_id=batch.department_id, category=batch.category,
                                      key_field=key_field, lo=lo, hi=hi, now=now, today=timezone.localdate(now))

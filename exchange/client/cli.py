@@ -21,14 +21,13 @@ from urllib.parse import quote
 from tqdm import tqdm
 
 from exchange.client.session import (
+    FINISHED,
     ExchangeError,
     ExchangeSession,
     UploadStream,
     file_digest,
     load_private_key,
 )
-
-FINISHED = {"completed", "failed"}
 
 
 def _print(data) -> None:

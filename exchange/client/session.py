@@ -73,6 +73,9 @@ def _sent_again_if_dropped(send: Callable[[], requests.Response]) -> requests.Re
         return send()
 
 
+FINISHED = {"completed", "failed"}  # a batch in either status changes no more
+
+
 class ExchangeSession:
     def __init__(self, *, url: str, keyid: str, private_key: Ed25519PrivateKey, verify_responses: bool = True,
                  timeout: float = 600):
@@ -131,7 +134,7 @@ class ExchangeSession:
         while True:
             response = self.request("GET", f"batches/{batch_pk}", prefer=f"wait={wait_seconds}")
             batch = response.json()
-            if batch["status"] in ("completed", "failed"):
+            if batch["status"] in FINISHED:
                 return batch
             if "Preference-Applied" not in response.headers:
                 time.sleep(pause)
