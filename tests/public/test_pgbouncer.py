@@ -8,16 +8,10 @@ connections than threads. Processes that need a session of their own refuse a tr
 from __future__ import annotations
 
 import os
-import re
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -25,7 +19,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from config import embedded
+from config.pgbouncer import PgBouncer
 from tests.conftest import ROOT, subprocess_database_url, web_server_start
 from tests.portal.conftest import PASSWORD, totp
 from tests.public.conftest import PUBLIC_DB
@@ -37,85 +31,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(databases=PUBLIC_DB)]
 POOLER_PORT, POOLED_PORT, DIRECT_PORT = 8620, 8621, 8622  # this test's range: 8620-8629
 POOL_SIZE = 2  # server connections per database and role, fewer than the web server's threads
 WEB_THREADS = 4
-TEMPLATE = ROOT / "deploy" / "pgbouncer.ini"
-
-
-def _pgbouncer_binary() -> str:
-    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"  # sbin: not on every user's PATH
-    assert os.access(found, os.X_OK), "pgbouncer is not installed: scripts/provision --test installs it"
-    return found
-
-
-class PgBouncer:
-    """deploy/pgbouncer.ini run by an unprivileged user (PgBouncer refuses root): the OS user of the embedded
-    cluster, which may enter its socket directory, from a private folder of that user's."""
-
-    def __init__(self, database: dict, public: dict) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="credit-pgbouncer-"))
-        self.admin_password = secrets.token_hex(16)
-        self.database, self.public = database, public
-        self.process: subprocess.Popen | None = None
-
-    def _config(self) -> str:
-        # The deployment's file as it is, but for where things are: the test database on the test cluster, a
-        # port of this test's, files in this folder; and a pool smaller than the threads that share it.
-        text = TEMPLATE.read_text()
-        host, port = self.database["HOST"], self.database["PORT"] or "5432"
-        text = re.sub(r"\bhost=\S+ port=\S+ dbname=\S+", f"host={host} port={port} dbname={self.database['NAME']}",
-                      text)
-        replaced = {"listen_addr": "127.0.0.1", "listen_port": str(POOLER_PORT),
-                    "auth_file": self.folder / "userlist.txt", "logfile": self.folder / "pgbouncer.log",
-                    "pidfile": self.folder / "pgbouncer.pid", "unix_socket_dir": self.folder,
-                    "default_pool_size": str(POOL_SIZE), "reserve_pool_size": "0"}
-        for key, value in replaced.items():
-            text, found = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
-            assert found == 1, f"deploy/pgbouncer.ini has no {key}"
-        return text
-
-    def start(self) -> None:
-        users = {self.database["USER"]: self.database["PASSWORD"], self.public["USER"]: self.public["PASSWORD"],
-                 "pgbouncer": self.admin_password}
-        (self.folder / "pgbouncer.ini").write_text(self._config())
-        (self.folder / "userlist.txt").write_text("".join(f'"{user}" "{password}"\n' for user, password in users.items()))
-        command = [_pgbouncer_binary(), str(self.folder / "pgbouncer.ini")]
-        if os.geteuid() == 0:
-            for path in [self.folder, *self.folder.iterdir()]:
-                shutil.chown(path, embedded.PG_USER, embedded.PG_USER)
-            command = ["runuser", "-u", embedded.PG_USER, "--", *command]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.admin("SHOW VERSION")
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"PgBouncer did not start: {self.log()}") from None
-                time.sleep(0.1)
-
-    def log(self) -> str:
-        path = self.folder / "pgbouncer.log"
-        return path.read_text() if path.exists() else ""
-
-    def admin(self, command: str) -> list[dict]:
-        """A command of PgBouncer's admin console (simple query protocol only: a client-side cursor)."""
-        with psycopg.connect(host="127.0.0.1", port=POOLER_PORT, dbname="pgbouncer", user="pgbouncer",
-                             password=self.admin_password, autocommit=True, cursor_factory=psycopg.ClientCursor,
-                             connect_timeout=5) as connection, connection.cursor() as cursor:
-            cursor.execute(command)
-            names = [column.name for column in cursor.description or []]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()] if names else []
-
-    def url(self, alias: dict, pool: str) -> str:
-        return (f"postgresql://{quote(alias['USER'], safe='')}:{quote(alias['PASSWORD'], safe='')}"
-                f"@127.0.0.1:{POOLER_PORT}/{pool}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            self.process.wait(timeout=30)
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _environment(**extra: str) -> dict[str, str]:
@@ -135,15 +50,18 @@ def servers(store, tmp_path_factory):
     database, public = connections["default"].settings_dict, connections["public"].settings_dict
     assert database["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"], "not on the test database"
     assert public["USER"] == settings.PUBLIC_DATABASE_ROLE and public["NAME"] == database["NAME"]
-    pooler = PgBouncer(database, public)
+    # the deployment's file, but for where things are, and a pool smaller than the threads that share it
+    pooler = PgBouncer(host=database["HOST"], port=database["PORT"], dbname=database["NAME"],
+                       passwords={database["USER"]: database["PASSWORD"], public["USER"]: public["PASSWORD"]},
+                       listen_port=POOLER_PORT, pool_size=POOL_SIZE, reserve_pool_size=0)
     logs = tmp_path_factory.mktemp("pgbouncer")
     started: list[subprocess.Popen] = []
     try:
         pooler.start()
         started.append(web_server_start(
             _environment(PLATFORM_ZONE="internet", DATABASE_POOL_MODE="transaction",
-                         DATABASE_URL=pooler.url(database, "credit"),
-                         PUBLIC_DATABASE_URL=pooler.url(public, "credit_public")),
+                         DATABASE_URL=pooler.url(database["USER"], "credit"),
+                         PUBLIC_DATABASE_URL=pooler.url(public["USER"], "credit_public")),
             port=POOLED_PORT, log=logs / "pooled.log", workers=2, threads=WEB_THREADS))
         started.append(web_server_start(
             _environment(PLATFORM_ZONE="internet", DATABASE_URL=subprocess_database_url(database),
@@ -208,7 +126,7 @@ def test_the_public_pool_plans_as_a_direct_connection_does(servers):
     with connections["public"].cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
         direct = cursor.fetchone()[0]
-    with psycopg.connect(servers.url(connections["public"].settings_dict, "credit_public")) as pooled:
+    with psycopg.connect(servers.url(connections["public"].settings_dict["USER"], "credit_public")) as pooled:
         assert pooled.execute("SHOW plan_cache_mode").fetchone()[0] == direct == "force_generic_plan"
 
 
@@ -249,7 +167,7 @@ def test_a_worker_refuses_a_transaction_pool(servers):
 
     worker = _run("-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING",
                   PLATFORM_ZONE="internet", DATABASE_POOL_MODE="transaction",
-                  DATABASE_URL=servers.url(connections["default"].settings_dict, "credit"))
+                  DATABASE_URL=servers.url(connections["default"].settings_dict["USER"], "credit"))
     assert worker.returncode != 0
     assert "A worker cannot run with DATABASE_POOL_MODE=transaction" in worker.stderr + worker.stdout
 
