@@ -9,7 +9,7 @@ from credit.models import (
     Objection,
     ObjectionStatus,
     Record,
-    RecordSource,
+    RecordSender,
     RecordVersion,
     RepairRequest,
     Subject,
@@ -61,9 +61,12 @@ class RecordVersionInline(ReadOnlyInline):
     ordering = ("-version",)
 
 
-class RecordSourceInline(ReadOnlyInline):
-    model = RecordSource
+class RecordSenderInline(ReadOnlyInline):
+    model = RecordSender  # a view over versions and sources: whoever may view the record sees who sent it
     fields = ("department", "first_batch", "last_batch", "last_row", "first_seen_at", "last_seen_at")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("credit.view_record")
 
 
 @admin.register(Record)
@@ -73,7 +76,7 @@ class RecordAdmin(ReadOnlyAdmin):
     search_fields = ("=natural_key", "=subject__uscc")
     list_select_related = ("subject", "department")
     raw_id_fields = ("subject", "department")
-    inlines = [RecordVersionInline, RecordSourceInline]
+    inlines = [RecordVersionInline, RecordSenderInline]
     show_full_result_count = False
 
 

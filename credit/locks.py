@@ -26,10 +26,11 @@ only the locks it needs, and never one from higher up the list after one from fu
    repair requests.
    Implicit ones count too: an INSERT that meets a unique key another transaction is writing waits for
    it, and a deferred foreign-key check takes FOR KEY SHARE on the referenced row at COMMIT.
-5. the feed append lock (`feed_append_lock`, transaction-level advisory): taken by a merge chunk holding the
-   merge lock SHARED just before it inserts its change-feed rows, as its last statements before COMMIT
+5. the feed append lock (`feed_append_lock`, transaction-level advisory): taken by a merge chunk just before
+   it inserts its versions (its change-feed entries), as its last statements before COMMIT
    (after the batch's progress and its deferred foreign-key checks): whoever holds it waits for nothing
-   but its own commit. Writers holding the merge lock EXCLUSIVE need not take it (see credit/models/feed.py).
+   but its own commit (its versions' foreign-key checks at COMMIT name records the chunk itself wrote).
+   Writers holding the merge lock EXCLUSIVE need not take it (see credit/models/feed.py).
 
 Waiting for locks 2, 3 and 5 never counts against a statement timeout (`_xact_lock` takes them with it off), so
 a merge chunk that waits for another batch's chunk is not failed as `merge_timeout`. A wait inside a statement
@@ -62,7 +63,7 @@ MERGE_LOCK = 0x43524544_4D52  # "CRED" "MR"
 # Transaction-level, two-int form (CATEGORY_MERGE_CLASS, category_merge_key(category)): one category's chunks
 # one at a time. Two categories whose keys collide only wait for each other, as under one lock.
 CATEGORY_MERGE_CLASS = 0x4D43  # "MC"
-# Transaction-level, exclusive: held from the feed insert of a chunk that merges side by side to its commit, so
+# Transaction-level, exclusive: held from a merge chunk's version insert to its commit, so
 # feed ids are handed out in commit order (credit/models/feed.py).
 FEED_APPEND_LOCK = 0x43524544_4641  # "CRED" "FA"
 # Session-level, (BATCH_RUN_CLASS, batch id): held while a process runs a batch.

@@ -3,9 +3,10 @@
 Runs inside the chunk's transaction with the merge lock (shared, or exclusive for registrations) and the
 category's merge lock held (credit.locks): subjects first (registrations update golden fields and attach
 pending rows), then every staged row is classified against the store in one statement into a temporary
-table, and records, versions and sources are written from it with INSERT … SELECT / UPDATE … FROM; the
-chunk's feed rows last, just before its commit (merge_chunk_feed_append). Rows that cannot be merged are
-returned with their reasons, not written: a batch and its rejections are the ingest app's.
+table, and records and history are written from it with INSERT … SELECT / UPDATE … FROM; the chunk's new
+versions, which are its change-feed entries, last, just before its commit (merge_chunk_feed_append). Rows
+that cannot be merged are returned with their reasons, not written: a batch and its rejections are the
+ingest app's.
 
 Plans that do not depend on statistics: a chunk's cost must follow the chunk, not the store. Where a
 statement looks staged rows up in the store, the look-up is written so that PostgreSQL can only run it
@@ -209,7 +210,7 @@ SELECT st.row, st.op, st.status, st.natural_key, st.content_hash, st.payload, st
             WHEN subj.id IS NULL THEN 'pending_subject'
             WHEN r.id IS NULL THEN 'created'
             ELSE 'updated' END,
-       -- the version this row makes current, and the record's subject after it (for versions and feed rows)
+       -- the version this row makes current, and the record's subject after it (for its version, the feed)
        coalesce(r.version + 1, 1),
        CASE WHEN st.op = 'withdraw' THEN r.subject_id ELSE subj.id END
   FROM credit_stagedrow st
@@ -277,42 +278,31 @@ _HISTORY_SQL = [
      WHERE v.record_id = m.record_id AND v.valid_to IS NULL AND NOT m.inserted AND m.status = 'valid'
        AND m.outcome IN ('updated', 'pending_subject', 'withdrawn')
     """,
-    """
-    INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row, department_id,
-                                      valid_from, valid_to)
-    SELECT m.record_id, m.version, m.op, m.payload, m.content_hash, %(batch)s, m.row, %(department)s,
-           %(now)s, NULL
-      FROM credit_mc2 m
-     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
-    """,
-    """
-    INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
-                                     first_seen_at, last_seen_at)
-    SELECT m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
-      FROM credit_mc2 m
-     WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
-    ON CONFLICT (record_id, department_id) DO UPDATE SET
-           last_batch_id = excluded.last_batch_id, last_row = excluded.last_row,
-           last_seen_at = excluded.last_seen_at
-    """,
-    # the owner's identical row: a department that became the owner by a transfer becomes a source too
+    # the owner's identical row: a department that became the owner by a transfer becomes a source too. Its
+    # versions name every other source (credit.models.RecordSender): a row is written only for a department
+    # none of whose rows made a version of the record, in the store or in this chunk.
     """
     INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
                                      first_seen_at, last_seen_at)
     SELECT DISTINCT ON (m.record_id) m.record_id, %(department)s, %(batch)s, %(batch)s, m.row, %(now)s, %(now)s
       FROM credit_mc2 m
      WHERE m.outcome = 'unchanged' AND m.record_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM credit_mc2 c WHERE c.record_id = m.record_id AND c.status = 'valid'
+                          AND c.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn'))
+       AND NOT EXISTS (SELECT 1 FROM credit_recordversion v
+                        WHERE v.record_id = m.record_id AND v.department_id = %(department)s)
      ORDER BY m.record_id, m.row
     ON CONFLICT (record_id, department_id) DO NOTHING
     """,
 ]
 
-# The chunk's feed rows, from what it wrote (credit_mc2): inserted by merge_chunk_feed_append, last.
-_FEED_SQL = """
-INSERT INTO credit_changefeedentry (kind, category, record_id, subject_id, department_id, batch_id, version,
-                                    changed_at)
-SELECT CASE WHEN m.outcome = 'withdrawn' THEN 'withdrawn' WHEN m.inserted THEN 'created' ELSE 'updated' END,
-       %(category)s, m.record_id, m.feed_subject_id, %(department)s, %(batch)s, m.version, %(now)s
+# The chunk's versions, from what it wrote (credit_mc2), each its record's change-feed entry (kind: version 1
+# created, a withdraw withdrew, any other updated): inserted by merge_chunk_feed_append, last, ids in row order.
+_VERSIONS_SQL = """
+INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row, department_id,
+                                  valid_from, valid_to, feed_id, category, subject_id)
+SELECT m.record_id, m.version, m.op, m.payload, m.content_hash, %(batch)s, m.row, %(department)s, %(now)s, NULL,
+       nextval(%(feed_seq)s::regclass), %(category)s, m.feed_subject_id
   FROM credit_mc2 m
  WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
  ORDER BY m.row
@@ -380,9 +370,9 @@ class ChunkMerged:
 
 def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: str, lo: int, hi: int,
                 now: dt.datetime, today: dt.date) -> ChunkMerged:
-    """Merge staged rows lo < row ≤ hi, all but the change feed: merge_chunk_feed_append writes the chunk's
-    feed rows, last in its transaction. Returns the count of each outcome and the rows rejected, which the
-    caller records with its batch."""
+    """Merge staged rows lo < row ≤ hi, all but the new versions: merge_chunk_feed_append writes them (the
+    chunk's change-feed entries), last in its transaction. Returns the count of each outcome and the rows
+    rejected, which the caller records with its batch."""
     params = {"batch": batch_id, "department": department_id, "category": category, "lo": lo, "hi": hi,
               "now": now, "today": today, "key_field": key_field}
     with connection.cursor() as cursor:
@@ -417,18 +407,23 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
 
 
 def merge_chunk_feed_append(*, batch_id: int, department_id: int, category: str, now: dt.datetime) -> None:
-    """The change-feed rows of the chunk merge_chunk just merged, as the last statements of its transaction.
+    """The versions of the chunk merge_chunk just merged, which are its change-feed entries, as the last
+    statements of its transaction.
 
     Feed ids must be handed out in commit order: a reader paging by `id > cursor` must never be handed a
     cursor past an id that commits later. Chunks of two categories merge at the same time (shared merge
     lock), so each takes the feed append lock here, after everything else it writes and after its deferred
-    foreign-key checks, and holds it to its commit: the next chunk's feed ids are drawn only after this
-    chunk's rows are visible. (A rolled-back chunk leaves a gap in the ids, which no later row fills.)"""
+    foreign-key checks, inserts its versions with ids drawn from the feed's sequence, and holds the lock to its
+    commit: the next chunk's feed ids are drawn only after this chunk's versions are visible. (A rolled-back
+    chunk leaves a gap in the ids, which no later row fills.) The old versions were closed before, outside the
+    lock; the new ones cannot be inserted earlier, as their ids would then be drawn outside it."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('credit_changefeedentry', 'id')")
+        feed_seq = cursor.fetchone()[0]
         # the foreign-key checks queued for COMMIT run now, not under the feed lock; then deferred again, as
         # every deferrable constraint of the schema is declared (INITIALLY DEFERRED)
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
         feed_append_lock()
-        cursor.execute(_FEED_SQL, {"batch": batch_id, "department": department_id, "category": category,
-                                   "now": now})
+        cursor.execute(_VERSIONS_SQL, {"batch": batch_id, "department": department_id, "category": category,
+                                       "now": now, "feed_seq": feed_seq})
         cursor.execute("TRUNCATE credit_mc2")

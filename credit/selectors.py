@@ -12,9 +12,9 @@ from credit.authorizations import authorization_current
 from credit.identity import code_normalise, id_number_index
 from credit.models import (
     Authorization,
-    ChangeFeedEntry,
+    ChangeFeedItem,
     Record,
-    RecordSource,
+    RecordSender,
     RecordVersion,
     Subject,
     SubjectAlias,
@@ -56,12 +56,12 @@ FEED_SCAN_LIMIT = 10_000
 def change_feed_page(*, categories: list[str], cursor: str | None, limit: int,
                      department_id: int | None = None) -> tuple[list[dict], str]:
     """Record changes after `cursor`, in commit order (see credit/models/feed.py for why id order
-    is commit order), of records the department may see. `next_cursor` is opaque; pass it back for
-    the next page. It moves past entries the department may not see, so a page can hold fewer
+    is commit order: versions and feed entries in one order), of records the department may see.
+    `next_cursor` is opaque; pass it back for the next page. It moves past entries the department may not see, so a page can hold fewer
     than `limit` items (even none) while more changes follow."""
     after = _cursor_decode(cursor)
     limit = max(1, min(int(limit), 1000))
-    entries = (ChangeFeedEntry.objects.filter(category__in=categories).order_by("id")
+    entries = (ChangeFeedItem.objects.filter(category__in=categories).order_by("id")
                .annotate(visible=ExpressionWrapper(records_visible_to(department_id=department_id, via="record__"),
                                                    output_field=BooleanField()))
                .values("id", "visible", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
@@ -121,7 +121,8 @@ def natural_person_find(*, id_number: str) -> Subject | None:
 def record_sources(records: list[Record]) -> dict[int, list[str]]:
     """Per record id, the codes of the departments that sent it, in the order they first did."""
     sources = defaultdict(list)
-    for record_id, dept in (RecordSource.objects.filter(record__in=records).order_by("record_id", "id")
+    for record_id, dept in (RecordSender.objects.filter(record__in=records)
+                            .order_by("record_id", "first_seen_at", "department_id")
                             .values_list("record_id", "department__code")):
         sources[record_id].append(dept)
     return sources

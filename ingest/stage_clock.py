@@ -3,8 +3,8 @@
 Wall seconds, measured in the thread that runs the batch. Validation runs in a thread one chunk ahead
 (ingest/pipeline.py `_ahead`), so "validate" is only the time the run waited for it: the rest overlapped
 with copying the previous chunk into the staging table ("stage"). "locks" is the wait for the merge locks,
-"classify" resolving subjects and classifying rows, "write" records and history, "feed" the change feed with
-the chunk's deferred foreign-key checks, "commit" the COMMIT itself.
+"classify" resolving subjects and classifying rows, "write" records and the versions they close, "feed" the
+chunk's deferred foreign-key checks and its new versions (its change-feed entries), "commit" the COMMIT itself.
 """
 
 from __future__ import annotations

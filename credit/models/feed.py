@@ -1,13 +1,18 @@
-"""The change feed: one row per record change, readable in commit order.
+"""The change feed: one entry per record change, readable in commit order.
+
+A change that makes a version is that version (credit.models.RecordVersion: feed_id, category, subject);
+every other change (a publicity window ending or starting, a credit repair, pending rows attached to their
+registration, records merged) is a ChangeFeedEntry. Both draw their ids from one sequence, that of
+ChangeFeedEntry.id, and readers page both as one (ChangeFeedItem, a view: credit.selectors.change_feed_page).
 
 Feed ids are allocated and committed in the same order, so a reader paging by
 `id > cursor` never skips a row that commits later with a lower id. Every
 writer draws its feed ids while holding a lock that excludes every other
 feed writer until it commits (credit/locks.py):
-- a merge chunk of an ordinary category holds the merge lock shared (other
-  categories' chunks merge meanwhile) and takes the feed append lock just before its feed INSERT, as
-  its last statements before COMMIT (credit.merge.merge_chunk_feed_append);
-- everything else that writes the feed (registration chunks, publicity
+- a merge chunk (any category) takes the feed append lock just before it inserts its versions, as its last
+  statements before COMMIT (credit.merge.merge_chunk_feed_append); a chunk of an ordinary category holds
+  the merge lock shared meanwhile (other categories' chunks merge at the same time, up to that lock);
+- everything else that writes the feed (a registration chunk's pending rows attached, publicity
   transitions, credit repair) holds the merge lock exclusive, which no chunk
   holds meanwhile, shared or not.
 Either way the rows of the writer that drew ids first are visible before the
@@ -46,6 +51,33 @@ class ChangeFeedEntry(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["category", "id"], name="feed_category_id")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.record_id}"
+
+
+class ChangeFeedItem(models.Model):
+    """The change feed as readers page it (a database view, credit 0013): every version with a feed id, and
+    every ChangeFeedEntry (changes that make no version), in one id order."""
+
+    id = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=24, choices=ChangeKind.choices)
+    category = models.CharField(max_length=32)
+    record = models.ForeignKey("credit.Record", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    subject = models.ForeignKey("credit.Subject", on_delete=models.DO_NOTHING, null=True, related_name="+",
+                                db_constraint=False)
+    department = models.ForeignKey("exchange.Department", on_delete=models.DO_NOTHING, null=True, related_name="+",
+                                   db_constraint=False)
+    batch = models.ForeignKey("exchange.Batch", on_delete=models.DO_NOTHING, null=True, related_name="+",
+                              db_constraint=False)
+    version = models.IntegerField(null=True)
+    merged_from = models.BigIntegerField(null=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "credit_changefeeditem"
+        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.record_id}"

@@ -68,7 +68,12 @@ class Record(models.Model):
 
 
 class RecordVersion(models.Model):
-    """Append-only: a version is never changed except to close it (valid_to)."""
+    """Append-only: a version is never changed except to close it (valid_to).
+
+    A version is its record's entry in the change feed (credit/models/feed.py): `feed_id` comes from the feed's
+    id sequence, under its lock, and `category` and `subject` are the record's after this change. Its kind is
+    read off it: version 1 created the record, a withdraw withdrew it, any other updated it (ChangeFeedItem).
+    """
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions",
                                db_index=False)  # record_version_unique leads with record
@@ -83,6 +88,11 @@ class RecordVersion(models.Model):
                                    db_constraint=False, db_index=False)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
+    # Null only for a version that no feed entry announced before credit 0013 (it stays out of the feed, as then).
+    feed_id = models.BigIntegerField(null=True, blank=True)
+    category = models.CharField(max_length=32)  # the record's: the feed is read by category
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                db_constraint=False, db_index=False)  # the record's after this change
 
     class Meta:
         verbose_name = verbose_name_plural = "记录版本"
@@ -91,13 +101,18 @@ class RecordVersion(models.Model):
             models.UniqueConstraint(fields=["record", "version"], name="record_version_unique"),
             models.UniqueConstraint(fields=["batch", "row"], name="record_version_unique_source_row"),
         ]
+        # a changes page of one category, in feed order (the feed's own rows: feed_category_id)
+        indexes = [models.Index(fields=["category", "feed_id"], condition=Q(feed_id__isnull=False),
+                                name="version_feed_category_id")]
 
     def __str__(self) -> str:
         return f"{self.record_id} v{self.version}"
 
 
 class RecordSource(models.Model):
-    """Provenance: each department that sent this record."""
+    """Provenance that no version gives: a department that sent the record before any row of its made a
+    version (a department that became the owner by a transfer, sending the owner's identical row). Every
+    department that sent the record, with when: RecordSender."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="sources",
                                db_index=False)  # record_source_unique leads with record
@@ -117,6 +132,33 @@ class RecordSource(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["record", "department"], name="record_source_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} from {self.department_id}"
+
+
+
+class RecordSender(models.Model):
+    """Each department that sent the record, first and last (a database view, credit 0013): its versions and its
+    RecordSource row, if it has one. What RecordSource held for every department before versions gave it."""
+
+    id = models.CharField(max_length=40, primary_key=True)  # "record:department"
+    record = models.ForeignKey(Record, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    department = models.ForeignKey("exchange.Department", on_delete=models.DO_NOTHING, related_name="+",
+                                   db_constraint=False)
+    first_batch = models.ForeignKey("exchange.Batch", on_delete=models.DO_NOTHING, related_name="+",
+                                    db_constraint=False)
+    last_batch = models.ForeignKey("exchange.Batch", on_delete=models.DO_NOTHING, related_name="+",
+                                   db_constraint=False)
+    last_row = models.BigIntegerField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "credit_recordsender"
+        verbose_name = verbose_name_plural = "报送部门"
+        ordering = ["record", "first_seen_at", "department"]
 
     def __str__(self) -> str:
         return f"{self.record_id} from {self.department_id}"

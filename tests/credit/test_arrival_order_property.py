@@ -9,7 +9,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit.models import Record, RecordSource, RecordVersion, Subject, SubjectAlias
+from credit.models import Record, RecordSender, RecordVersion, Subject, SubjectAlias
 from tests.credit.factories import id_number, ingest, org_code, penalty, registration
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -30,7 +30,7 @@ def snapshot() -> dict:
                                                      "name_mismatch")),
         "versions": sorted(RecordVersion.objects.values_list("record__natural_key", "version", "op", "content_hash",
                                                              "row")),
-        "sources": sorted(RecordSource.objects.values_list("record__natural_key", "department__code")),
+        "sources": sorted(RecordSender.objects.values_list("record__natural_key", "department__code")),
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 
 from credit.locks import FEED_APPEND_LOCK, MERGE_LOCK
-from credit.models import ChangeFeedEntry, Record
+from credit.models import ChangeFeedItem, Record
 from credit.selectors import change_feed_page
 from exchange.models import Batch
 from exchange.services.batches import batch_receive
@@ -101,7 +101,7 @@ def _assert_merged(batch: Batch, *, created: int) -> None:
     batch.refresh_from_db()
     assert batch.status == "completed", (batch.status, batch.failure_code, batch.failure_reason)
     assert (batch.rows, batch.accepted, batch.created, batch.rejected) == (created, created, created, 0), batch.counts
-    assert ChangeFeedEntry.objects.filter(batch_id=batch.pk, kind="created").count() == created
+    assert ChangeFeedItem.objects.filter(batch_id=batch.pk, kind="created").count() == created
 
 
 def test_two_categories_merge_at_the_same_time_and_both_complete_exactly(scjg, sthj):
@@ -125,20 +125,20 @@ def test_two_categories_merge_at_the_same_time_and_both_complete_exactly(scjg, s
 
 @pytest.fixture
 def slow_feed_commits():
-    """Every feed INSERT is followed by a pause of up to 0.1 s before its transaction goes on to COMMIT, as a
-    busy disk would make it: a transaction that drew lower feed ids then often commits after one that drew
-    higher ones, unless the order is enforced."""
+    """Every feed INSERT (a chunk's versions) is followed by a pause of up to 0.1 s before its transaction goes
+    on to COMMIT, as a busy disk would make it: a transaction that drew lower feed ids then often commits after
+    one that drew higher ones, unless the order is enforced."""
     with connection.cursor() as cursor:
         cursor.execute("""
             CREATE FUNCTION test_feed_insert_pause() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN PERFORM pg_sleep(random() * 0.1); RETURN NULL; END $$;
-            CREATE TRIGGER test_feed_insert_pause AFTER INSERT ON credit_changefeedentry
+            CREATE TRIGGER test_feed_insert_pause AFTER INSERT ON credit_recordversion
                FOR EACH STATEMENT EXECUTE FUNCTION test_feed_insert_pause();""")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER IF EXISTS test_feed_insert_pause ON credit_changefeedentry;"
+            cursor.execute("DROP TRIGGER IF EXISTS test_feed_insert_pause ON credit_recordversion;"
                            " DROP FUNCTION IF EXISTS test_feed_insert_pause()")
 
 
@@ -172,7 +172,7 @@ def test_a_reader_paging_the_feed_while_two_categories_merge_misses_no_entry(scj
     _assert_merged(penalties, created=rows)
     _assert_merged(licences, created=rows)
     assert overlapped, "the two merges never held the merge lock at the same time"
-    everything = list(ChangeFeedEntry.objects.filter(category__in=categories).order_by("id")
+    everything = list(ChangeFeedItem.objects.filter(category__in=categories).order_by("id")
                       .values_list("id", flat=True))
     assert len(everything) == 2 * rows
     assert sorted(set(everything) - set(seen)) == []  # no entry passed by the cursor before it committed

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from credit.locks import FEED_APPEND_LOCK
-from credit.models import ChangeFeedEntry, Record
+from credit.models import ChangeFeedItem, Record
 from tests.credit.factories import penalty
 from tests.credit.test_merge_side_by_side import _joined, _lock_sessions, _receive, _run, _until
 from tests.exchange.test_faults_survived import holding
@@ -41,4 +41,4 @@ def test_a_chunk_waiting_for_the_feed_append_lock_past_the_timeout_is_not_failed
     assert batch.status == "completed", (batch.failure_code, batch.failure_reason)
     assert (batch.rows, batch.created, batch.rejected) == (20, 20, 0)
     assert Record.objects.filter(category="admin_penalty").count() == 20
-    assert ChangeFeedEntry.objects.filter(batch_id=batch.pk, kind="created").count() == 20
+    assert ChangeFeedItem.objects.filter(batch_id=batch.pk, kind="created").count() == 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from credit.models import ChangeFeedEntry, Record, RecordVersion
+from credit.models import ChangeFeedItem, Record, RecordVersion
 from exchange.models import BatchRejection
 from tests.credit.factories import authority_uscc, ingest, penalty, uscc
 
@@ -51,7 +51,7 @@ def test_five_spellings_in_five_batches_make_one_record_with_its_history(sthj):
                    .values_list("version", "payload__decision_no", "payload__content", "valid_to"))
     assert [h[:3] for h in history] == [(1, SPELLINGS[0], "警告"), (2, SPELLINGS[2], "警告并责令改正")]
     assert history[0][3] is not None and history[1][3] is None
-    assert list(ChangeFeedEntry.objects.values_list("kind", "record_id")) == [("created", record.id),
+    assert list(ChangeFeedItem.objects.values_list("kind", "record_id")) == [("created", record.id),
                                                                               ("updated", record.id)]
 
 

@@ -13,11 +13,11 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from credit.models import (
-    ChangeFeedEntry,
+    ChangeFeedItem,
     ConflictingDuplicate,
     Objection,
     Record,
-    RecordSource,
+    RecordSender,
     RecordVersion,
 )
 from credit.selectors import change_feed_page
@@ -89,9 +89,9 @@ def _snapshot() -> dict:
                                                      "state", "content_hash", "payload__content")),
         "versions": sorted(RecordVersion.objects.values_list("record_id", "version", "batch__batch_id", "row",
                                                              "valid_from", "valid_to")),
-        "sources": sorted(RecordSource.objects.values_list("record_id", "department__code", "first_batch__batch_id",
+        "sources": sorted(RecordSender.objects.values_list("record_id", "department__code", "first_batch__batch_id",
                                                            "last_batch__batch_id", "last_row")),
-        "feed": list(ChangeFeedEntry.objects.order_by("id").values_list("kind", "record_id", "version",
+        "feed": list(ChangeFeedItem.objects.order_by("id").values_list("kind", "record_id", "version",
                                                                          "merged_from")),
         "objections": list(Objection.objects.values_list("record_id", flat=True)),
         "flagged": list(ConflictingDuplicate.objects.values_list("category", "natural_key", "record_id", "kept_id")),
@@ -122,10 +122,10 @@ def test_the_migration_merges_one_departments_spellings_and_flags_two_department
                                         (4, "c", "罚款")]
     assert [h[4] for h in history] == [h[3] for h in history[1:]] + [None]
     assert not Record.objects.filter(id__in=[second, fourth]).exists()
-    assert list(RecordSource.objects.filter(record=merged).values_list(
+    assert list(RecordSender.objects.filter(record=merged).values_list(
         "department__code", "first_batch__batch_id", "last_batch__batch_id")) == [("HN-STHJ", "a", "c")]
     assert list(Objection.objects.values_list("record_id", flat=True)) == [first]
-    assert list(ChangeFeedEntry.objects.filter(record=merged).order_by("id").values_list(
+    assert list(ChangeFeedItem.objects.filter(record=merged).order_by("id").values_list(
         "kind", "version", "merged_from")) == [("created", 1, None), ("created", 2, None), ("updated", 3, None),
                                                ("created", 4, None), ("merged", 4, second), ("merged", 4, fourth)]
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from credit.models import ChangeFeedEntry, Record
+from credit.models import ChangeFeedEntry, ChangeFeedItem, Record, RecordVersion
 from credit.publicity import add_duration
 from credit.selectors import change_feed_page
 from credit.services import RepairRefused, publicity_transitions_apply, record_repair
@@ -54,10 +54,10 @@ def test_credit_repair_not_before_minimum_period(sthj):
         record_repair(record_id=serious.id, repaired_on=TODAY)  # serious: 6 months
     with pytest.raises(RepairRefused):
         record_repair(record_id=general.id, repaired_on=add_duration(decided, "P3M") - dt.timedelta(days=1))
-    assert not ChangeFeedEntry.objects.filter(kind="publicity_ended").exists()
+    assert not ChangeFeedItem.objects.filter(kind="publicity_ended").exists()
     repaired = record_repair(record_id=general.id, repaired_on=TODAY)
     assert (repaired.is_public, repaired.publicity_reason, repaired.repaired_at) == (False, "repaired", TODAY)
-    assert list(ChangeFeedEntry.objects.filter(kind="publicity_ended").values_list("record_id", flat=True)) == [
+    assert list(ChangeFeedItem.objects.filter(kind="publicity_ended").values_list("record_id", flat=True)) == [
         general.id]
 
 
@@ -73,7 +73,7 @@ def test_date_driven_transitions_appear_in_the_feed(sthj, swj):
     assert publicity_transitions_apply(today=TODAY) == 0
     assert publicity_transitions_apply(today=TODAY + dt.timedelta(days=2)) == 2  # penalty: last day was +1
     assert publicity_transitions_apply(today=TODAY + dt.timedelta(days=2)) == 0  # idempotent
-    ended = list(ChangeFeedEntry.objects.filter(kind="publicity_ended").values_list("category", flat=True))
+    ended = list(ChangeFeedItem.objects.filter(kind="publicity_ended").values_list("category", flat=True))
     assert sorted(ended) == ["admin_penalty", "red_list"]
     assert not Record.objects.filter(is_public=True).exists()
 
@@ -88,3 +88,28 @@ def test_change_feed_pages_by_cursor(sthj, swj):
     empty, cursor3 = change_feed_page(categories=["admin_penalty"], cursor=cursor2, limit=3)
     assert (empty, cursor3) == ([], cursor2)
     assert change_feed_page(categories=["red_list"], cursor=None, limit=3)[0] == []
+
+
+def test_a_feed_page_interleaves_versions_and_a_publicity_entry_in_id_order(sthj):
+    """Versions are the feed's entries for changes that make one; a repair's publicity_ended is a feed entry of
+    its own; a page reads both in the one order of their ids."""
+    decided = _iso(TODAY - dt.timedelta(days=120))
+    first = ingest(sthj, "admin_penalty", [penalty("P-1", 1, decided_on=decided)], "p1")
+    record = Record.objects.get(natural_key="P-1")
+    record_repair(record_id=record.id, repaired_on=TODAY)
+    second = ingest(sthj, "admin_penalty", [penalty("P-1", 1, decided_on=decided, content="更正")], "p2")
+    v1, v2 = RecordVersion.objects.filter(record=record).order_by("version")
+    ended = ChangeFeedEntry.objects.get(kind="publicity_ended")
+    assert v1.feed_id < ended.id < v2.feed_id
+    items, cursor = change_feed_page(categories=["admin_penalty"], cursor=None, limit=10)
+    assert [(i["id"], i["kind"], i["version"], i["batch"]) for i in items] == [
+        (v1.feed_id, "created", 1, first.id), (ended.id, "publicity_ended", 1, None),
+        (v2.feed_id, "updated", 2, second.id)]
+    assert {(i["record"], i["natural_key"], i["department"], i["subject"]) for i in items} == {
+        (record.id, "P-1", "HN-STHJ", record.subject.uscc)}
+    assert [i["changed_at"] for i in items] == [v1.valid_from.isoformat(), ended.changed_at.isoformat(),
+                                                v2.valid_from.isoformat()]
+    assert cursor == str(v2.feed_id)
+    # a cursor between them: the rest, in the same order
+    assert [i["id"] for i in change_feed_page(categories=["admin_penalty"], cursor=str(v1.feed_id), limit=1)[0]] == [
+        ended.id]

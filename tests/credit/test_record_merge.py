@@ -6,9 +6,19 @@ import pytest
 from django.db import connection
 
 from credit.identity import id_number_decrypt, id_number_index
-from credit.models import ChangeFeedEntry, Record, RecordSource, RecordVersion, Subject, SubjectAlias
-from credit.selectors import subject_find, subject_unified_record
+from credit.models import (
+    ChangeFeedEntry,
+    ChangeFeedItem,
+    Record,
+    RecordSender,
+    RecordSource,
+    RecordVersion,
+    Subject,
+    SubjectAlias,
+)
+from credit.selectors import change_feed_page, record_sources, subject_find, subject_unified_record
 from exchange.models import BatchRejection
+from exchange.services.departments import records_transfer
 from tests.credit.factories import id_number, ingest, org_code, penalty, registration, uscc
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +55,7 @@ def test_rule1_legacy_code_row_waits_as_pending_subject_then_attaches(scjg, sthj
     subject = Subject.objects.get(uscc=uscc(7))
     assert list(Record.objects.filter(category="admin_penalty").values_list("subject_id", "pending_key")) == [
         (subject.id, ""), (subject.id, "")]
-    assert ChangeFeedEntry.objects.filter(category="admin_penalty", kind="updated").count() == 2
+    assert ChangeFeedItem.objects.filter(category="admin_penalty", kind="updated").count() == 2
     # a later row by legacy code resolves straight away
     later = penalty("湘环罚〔2025〕3号", subject_name="湖南测试7有限公司", org_code=org_code(7))
     assert ingest(sthj, "admin_penalty", [later], "p2").counts == counts(rows=1, accepted=1, created=1)
@@ -115,7 +125,7 @@ def test_rule3_unchanged_updated_withdrawn_with_history(sthj):
     p3 = Record.objects.get(natural_key="P-3")
     assert (p3.state, p3.is_public, p3.publicity_reason, p3.version) == ("withdrawn", False, "withdrawn", 2)
     assert RecordVersion.objects.filter(record__natural_key="P-1").count() == 1
-    kinds = list(ChangeFeedEntry.objects.filter(batch=second).order_by("id").values_list("kind", "record__natural_key"))
+    kinds = list(ChangeFeedItem.objects.filter(batch=second).order_by("id").values_list("kind", "record__natural_key"))
     assert kinds == [("updated", "P-2"), ("withdrawn", "P-3")]
 
 
@@ -149,7 +159,7 @@ def test_the_same_record_from_another_department_is_rejected_and_sources_stay_th
     assert list(BatchRejection.objects.filter(batch=batch).values_list("code", flat=True)) == [
         "record_owned_by_other_department"]
     record = Record.objects.get()
-    assert list(RecordSource.objects.filter(record=record).values_list("department__code", flat=True)) == [
+    assert list(RecordSender.objects.filter(record=record).values_list("department__code", flat=True)) == [
         "HN-SCJG"]
     unified = subject_unified_record(code=uscc(1), categories=["admin_penalty"])
     assert unified["records"]["admin_penalty"][0]["sources"] == ["HN-SCJG"]
@@ -162,7 +172,7 @@ def test_resubmitting_a_batch_changes_nothing(sthj):
     assert again.pk == first.pk
     other = ingest(sthj, "admin_penalty", rows, "p1-again")
     assert other.counts == counts(rows=2, accepted=2, unchanged=2)
-    assert RecordVersion.objects.count() == 2 and ChangeFeedEntry.objects.count() == 2
+    assert RecordVersion.objects.count() == 2 and ChangeFeedItem.objects.count() == 2
 
 
 def test_unified_record_by_legacy_codes_limited_to_categories(scjg):
@@ -173,3 +183,35 @@ def test_unified_record_by_legacy_codes_limited_to_categories(scjg):
         assert found["subject"]["uscc"] == uscc(9)
         assert list(found["records"]) == ["registration"]
     assert subject_unified_record(code="91430100MA4L00000X", categories=["registration"]) is None
+
+
+def test_a_new_record_costs_a_record_and_a_version_only(sthj):
+    """The version is the record's change-feed entry and names its department a source: no feed row, no
+    source row of their own."""
+    batch = ingest(sthj, "admin_penalty", [penalty(f"P-{i}", i) for i in (1, 2, 3)], "p1")
+    assert batch.counts["created"] == 3
+    assert (Record.objects.count(), RecordVersion.objects.count()) == (3, 3)
+    assert (ChangeFeedEntry.objects.count(), RecordSource.objects.count()) == (0, 0)
+    versions = list(RecordVersion.objects.order_by("row").values_list("feed_id", "category", "subject__uscc"))
+    assert [(c, s) for _, c, s in versions] == [("admin_penalty", uscc(i)) for i in (1, 2, 3)]
+    items, _ = change_feed_page(categories=["admin_penalty"], cursor=None, limit=10)
+    assert [(i["id"], i["kind"], i["natural_key"], i["batch"]) for i in items] == [
+        (feed_id, "created", f"P-{i}", batch.id) for i, (feed_id, _, _) in enumerate(versions, start=1)]
+    assert record_sources(list(Record.objects.all())) == {r.id: ["HN-STHJ"] for r in Record.objects.all()}
+
+
+def test_a_new_owners_identical_row_after_a_transfer_is_the_one_source_row(scjg, sthj):
+    ingest(sthj, "admin_penalty", [penalty("P-1", 1)], "a")
+    records_transfer(from_code="HN-STHJ", to_code="HN-SCJG", category="admin_penalty")
+    same = ingest(scjg, "admin_penalty", [penalty("P-1", 1), penalty("P-1", 1)], "b")  # identical, twice
+    assert (same.unchanged, same.rejected) == (2, 0)
+    record = Record.objects.get()
+    assert list(RecordSource.objects.values_list("department__code", "first_batch_id", "last_row")) == [
+        ("HN-SCJG", same.id, 1)]
+    changed = ingest(scjg, "admin_penalty", [penalty("P-1", 1, content="更正")], "c")
+    assert changed.updated == 1 and RecordSource.objects.count() == 1
+    assert record_sources([record]) == {record.id: ["HN-STHJ", "HN-SCJG"]}
+    assert list(RecordSender.objects.filter(record=record).values_list(
+        "department__code", "first_batch_id", "last_batch_id", "last_row")) == [
+        ("HN-STHJ", record.versions.get(version=1).batch_id, record.versions.get(version=1).batch_id, 1),
+        ("HN-SCJG", same.id, changed.id, 1)]

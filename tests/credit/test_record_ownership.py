@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from credit.models import ChangeFeedEntry, Record, RecordSource, RecordVersion, Subject, SubjectAlias
+from credit.models import ChangeFeedItem, Record, RecordSender, RecordVersion, Subject, SubjectAlias
 from exchange.models import BatchRejection
 from tests.credit.conftest import _department
 from tests.credit.factories import ingest, org_code, penalty, registration, uscc
@@ -31,8 +31,8 @@ def store_snapshot() -> dict:
                                                      "content_hash", "version", "department__code", "is_public",
                                                      "updated_at")),
         "versions": sorted(RecordVersion.objects.values_list("record_id", "version", "batch_id", "valid_to")),
-        "sources": sorted(RecordSource.objects.values_list("record_id", "department__code", "last_batch_id")),
-        "feed": list(ChangeFeedEntry.objects.order_by("id").values_list("id", "kind", "record_id",
+        "sources": sorted(RecordSender.objects.values_list("record_id", "department__code", "last_batch_id")),
+        "feed": list(ChangeFeedItem.objects.order_by("id").values_list("id", "kind", "record_id",
                                                                          "department__code")),
     }
 
@@ -82,7 +82,7 @@ def test_the_owner_still_updates_and_withdraws_and_stays_the_owner(scjg, sthj):
                                                                                   "P-2": "HN-STHJ"}
     assert Record.objects.get(natural_key="P-1").payload["content"] == "本部门更正"
     assert Record.objects.get(natural_key="P-2").state == "withdrawn"
-    assert set(RecordSource.objects.values_list("department__code", flat=True)) == {"HN-STHJ"}
+    assert set(RecordSender.objects.values_list("department__code", flat=True)) == {"HN-STHJ"}
 
 
 def test_in_batch_duplicates_of_another_departments_record_count_once_each(scjg, sthj):
@@ -111,7 +111,7 @@ def test_a_pending_subject_record_is_owned_too_and_keeps_its_owner_when_it_attac
     ingest(scjg, "registration", [registration(7)], "reg")  # the subject arrives: the record attaches
     record = Record.objects.get(natural_key="P-7")
     assert (record.subject.uscc, record.department.code) == (uscc(7), "HN-STHJ")
-    attached = ChangeFeedEntry.objects.filter(record=record).order_by("id").last()
+    attached = ChangeFeedItem.objects.filter(record=record).order_by("id").last()
     assert (attached.kind, attached.department.code) == ("updated", "HN-STHJ")
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from credit.models import ChangeFeedEntry, Record, RecordVersion, StagedRow
+from credit.models import ChangeFeedItem, Record, RecordVersion, StagedRow
 from exchange.services.batches import batch_receive
 from tests.credit.factories import ndjson, penalty
 from tests.exchange.test_pipeline_faults import _assert_counts_add_up, database_faults  # noqa: F401 (fixture)
@@ -44,7 +44,7 @@ def _nothing_applied_twice() -> None:
     assert Record.objects.count() == 2 * CHUNK
     assert RecordVersion.objects.count() == 2 * CHUNK
     assert not RecordVersion.objects.values("record").annotate(n=Count("id")).filter(n__gt=1).exists()
-    assert ChangeFeedEntry.objects.count() == 2 * CHUNK
+    assert ChangeFeedItem.objects.count() == 2 * CHUNK
     assert Record.objects.filter(version=1, state="active").count() == 2 * CHUNK
 
 

@@ -10,7 +10,9 @@ import pytest
 
 from credit.models import (
     ChangeFeedEntry,
+    ChangeFeedItem,
     Record,
+    RecordSender,
     RecordSource,
     RecordVersion,
     StagedRow,
@@ -92,9 +94,9 @@ def _snapshot(batches: list[Batch]) -> dict:
                            RecordVersion.objects.values_list("record__natural_key", "version", "op", "content_hash",
                                                              "batch_id", "row", "valid_to")),
         "sources": sorted((k, row_of[b], r) for k, b, r in
-                          RecordSource.objects.values_list("record__natural_key", "last_batch_id", "last_row")),
+                          RecordSender.objects.values_list("record__natural_key", "last_batch_id", "last_row")),
         "feed": [(k, key, v, row_of.get(b)) for k, key, v, b in
-                 ChangeFeedEntry.objects.order_by("id").values_list("kind", "record__natural_key", "version",
+                 ChangeFeedItem.objects.order_by("id").values_list("kind", "record__natural_key", "version",
                                                                     "batch_id")],
         "staged": StagedRow.objects.count(),
     }

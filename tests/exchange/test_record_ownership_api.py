@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from credit.models import ChangeFeedEntry, Objection, Record, RecordSource, RecordVersion
+from credit.models import ChangeFeedItem, Objection, Record, RecordSource, RecordVersion
 from exchange.exchange_log import log_verify
 from exchange.models import Batch, ExchangeLogEntry
 from ingest.pipeline import batch_process
@@ -50,7 +50,7 @@ def record_state() -> list[tuple]:
 
 def test_another_departments_update_and_withdraw_are_rejected_the_owner_still_can(as_sthj, as_scjg):
     push(as_sthj, [penalty("P-1", 1), penalty("P-2", 1)], "own")
-    before = (record_state(), RecordVersion.objects.count(), ChangeFeedEntry.objects.count())
+    before = (record_state(), RecordVersion.objects.count(), ChangeFeedItem.objects.count())
 
     foreign = push(as_scjg, [penalty("P-1", 1, content="他人改动"), {"op": "withdraw", "decision_no": "P-2"}], "foreign")
     assert foreign["status"] == "completed"
@@ -59,7 +59,7 @@ def test_another_departments_update_and_withdraw_are_rejected_the_owner_still_ca
     assert [(r["row"], r["field"], r["code"]) for r in rejected] == [
         (1, "decision_no", "record_owned_by_other_department"), (2, "decision_no", "record_owned_by_other_department")]
     assert "HN-STHJ" in rejected[0]["message"]
-    assert (record_state(), RecordVersion.objects.count(), ChangeFeedEntry.objects.count()) == before
+    assert (record_state(), RecordVersion.objects.count(), ChangeFeedItem.objects.count()) == before
 
     own = push(as_sthj, [penalty("P-1", 1, content="本部门更正"), {"op": "withdraw", "decision_no": "P-2"}], "own-2")
     assert (own["counts"]["updated"], own["counts"]["withdrawn"], own["counts"]["rejected"]) == (1, 1, 0)
@@ -148,7 +148,7 @@ def test_authorized_rows_reach_no_other_department(as_sthj, as_scjg):
     assert sorted(r["natural_key"] for r in owner_view["records"]["admin_penalty"]) == [
         "P-AUTH", "P-PUBLIC", "P-SHARED"]
 
-    feed = [e.id for e in ChangeFeedEntry.objects.order_by("id")]
+    feed = [e.id for e in ChangeFeedItem.objects.order_by("id")]
     page = as_scjg.get("/api/v1/exchange/changes?category=admin_penalty&limit=1").json()
     assert [i["natural_key"] for i in page["results"]] == ["P-PUBLIC"]
     page = as_scjg.get(f"/api/v1/exchange/changes?category=admin_penalty&limit=1&cursor={page['next_cursor']}").json()
@@ -162,6 +162,6 @@ def test_authorized_rows_reach_no_other_department(as_sthj, as_scjg):
 
 def test_a_changes_page_of_hidden_rows_only_still_moves_the_cursor(as_sthj, as_scjg):
     push(as_sthj, [penalty(f"P-{i}", 1, usage_scope="authorized") for i in range(3)], "own")
-    last = ChangeFeedEntry.objects.order_by("id").last().id
+    last = ChangeFeedItem.objects.order_by("id").last().id
     page = as_scjg.get("/api/v1/exchange/changes?category=admin_penalty&limit=2").json()
     assert page["results"] == [] and int(page["next_cursor"]) == last

@@ -11,7 +11,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from credit.models import ChangeFeedEntry, Record, RecordVersion, RepairRequest
+from credit.models import ChangeFeedItem, Record, RecordVersion, RepairRequest
 from credit.publicity import add_duration
 from credit.refusals import Invalid, NotFound, Refused
 from credit.repairs import repair_file
@@ -112,7 +112,7 @@ def test_the_owner_lists_and_approves_publicity_ends_today_history_stays(penalti
     assert (old.is_public, old.publicity_reason, old.repaired_at, old.state) == (
         False, "repaired", timezone.localdate(), "active")
     assert list(RecordVersion.objects.filter(record=old).values_list("version", "payload")) == versions_before
-    assert list(ChangeFeedEntry.objects.filter(kind="publicity_ended").values_list("record_id", flat=True)) == [old.id]
+    assert list(ChangeFeedItem.objects.filter(kind="publicity_ended").values_list("record_id", flat=True)) == [old.id]
     entry = ExchangeLogEntry.objects.get(kind="repair_decided")
     assert (entry.department_code, entry.payload["repair"], entry.payload["decision"]) == (
         "HN-SCJG", repair.pk, "approved")
@@ -131,7 +131,7 @@ def test_rejection_keeps_the_record_public(penalties, as_scjg):
     assert answer.status_code == 200 and answer.json()["status"] == "rejected"
     old.refresh_from_db()
     assert (old.is_public, old.repaired_at) == (True, None)
-    assert not ChangeFeedEntry.objects.filter(kind="publicity_ended").exists()
+    assert not ChangeFeedItem.objects.filter(kind="publicity_ended").exists()
     assert file(old).status == "open"  # a rejected request leaves room for a new one
 
 

@@ -70,8 +70,8 @@ def seed_records(subject: Subject, department_id: int, category: str, count: int
                 FROM generate_series(1, %(count)s) n
                 RETURNING id, payload, content_hash)
             INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row,
-                                              department_id, valid_from)
-            SELECT id, 1, 'upsert', payload, content_hash, 0, -id, %(department)s, now() FROM r""",
+                                              department_id, valid_from, category)
+            SELECT id, 1, 'upsert', payload, content_hash, 0, -id, %(department)s, now(), %(category)s FROM r""",
                        {"category": category, "subject": subject.pk, "department": department_id, "count": count})
         cursor.execute("ANALYZE credit_record")
         cursor.execute("ANALYZE credit_recordversion")

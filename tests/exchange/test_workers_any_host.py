@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from credit.locks import BATCH_RUN_CLASS, MERGE_LOCK
-from credit.models import ChangeFeedEntry, Record, RecordVersion
+from credit.models import ChangeFeedItem, Record, RecordVersion
 from exchange.jws import jws_header
 from exchange.models import Batch
 from exchange.platform_keys import platform_key_current
@@ -150,7 +150,7 @@ def test_two_workers_on_their_own_hosts_one_killed_mid_merge_every_batch_once(ho
         _wait(batch, timeout=180)
         _assert_done_once(batch, rows=rows_each)
         assert batch.created == rows_each and batch.rejected == 0, batch.counts
-        assert ChangeFeedEntry.objects.filter(batch_id=batch.pk).count() == rows_each
+        assert ChangeFeedItem.objects.filter(batch_id=batch.pk).count() == rows_each
     assert Record.objects.count() == RecordVersion.objects.count() == rows_each * n_batches
     assert set(RecordVersion.objects.values_list("version", flat=True)) == {1}
     # the receipts are signed with the platform's key, read by each worker from its own copy
