@@ -7,13 +7,18 @@ credit/migrations/0009, which merged records whose keys became one), in this ord
 2. version chains: each record's versions are numbered 1..n and n is its current version; exactly one, the
    last, is open (a withdrawal is a version too); each closes when the next begins; the record is withdrawn
    exactly when its last version withdraws it, and an active record holds its last version's content;
-3. sources: each department a version came from is among its record's sources;
+3. sources: a RecordSource row is written only for a department none of whose rows had made a version of the
+   record (its versions name it as a source; credit.models.RecordSender), so no version of that department
+   began before the row's first_seen_at;
 4. batches (finished ones): the counts in the receipt are the batch's; its accepted rows add up to its
    outcomes, its rejected rows are the rows with a rejection reason, and the store holds one version per row
    it counts created, updated, pending_subject or withdrawn. A batch started again after a platform-side
    failure (`batch_restarted` in the exchange log) kept the versions of its first run and counts those rows
    unchanged: for it, at least the versions it counts and at most one per row;
-5. the change feed: an entry's version exists, and every version has its entry.
+5. the change feed (credit/models/feed.py): an entry's version exists; every version is in the feed (has a
+   feed id) unless it was written before credit 0013 and no entry had announced it (credit 0009's merged
+   histories; told apart by the time 0013 was applied); no feed id is held twice, by entries or versions;
+   a version is filed under its record's category.
 Not checked: a record's content_hash against its last version's (migration 0009 took records' hashes again,
 not their versions'), and when versions began (workers on several hosts draw times from their own clocks).
 
@@ -50,6 +55,7 @@ _REFERENCES = [
     ("credit_recordversion", "record_id", "version row", "credit_record", "record"),
     ("credit_recordversion", "department_id", "version row", "exchange_department", "department"),
     ("credit_recordversion", "batch_id", "version row", "exchange_batch", "batch"),
+    ("credit_recordversion", "subject_id", "version row", "credit_subject", "subject"),
     ("credit_recordsource", "record_id", "source", "credit_record", "record"),
     ("credit_recordsource", "department_id", "source", "exchange_department", "department"),
     ("credit_recordsource", "first_batch_id", "source", "exchange_batch", "first batch"),
@@ -89,10 +95,11 @@ SELECT r.id, r.category, r.natural_key, r.state, v.version, v.op
 """
 
 _SOURCES_SQL = """
-SELECT v.record_id, v.version, v.department_id
-  FROM credit_recordversion v
- WHERE NOT EXISTS (SELECT 1 FROM credit_recordsource s
-                    WHERE s.record_id = v.record_id AND s.department_id = v.department_id)
+SELECT s.record_id, s.department_id, s.first_seen_at, v.version, v.valid_from
+  FROM credit_recordsource s
+  JOIN LATERAL (SELECT v.version, v.valid_from FROM credit_recordversion v
+                 WHERE v.record_id = s.record_id AND v.department_id = s.department_id
+                 ORDER BY v.version LIMIT 1) v ON v.valid_from < s.first_seen_at
 """
 
 _BATCH = """b.id, coalesce(d.code, b.department_id::text) || ' ' || b.batch_id"""
@@ -142,13 +149,28 @@ SELECT f.id, f.kind, f.record_id, f.version
    AND NOT EXISTS (SELECT 1 FROM credit_recordversion v WHERE v.record_id = f.record_id AND v.version = f.version)
 """
 
-# the merge writes a feed entry for every version, in the same transaction: created or updated, or withdrawn
+# the merge writes every version with its feed id (credit.merge.merge_chunk_feed_append); before credit 0013 it
+# wrote an entry for it, and a version no entry announced kept no feed id: one older than that migration
 _VERSION_TO_FEED_SQL = """
 SELECT v.record_id, v.version, v.batch_id, v.op
   FROM credit_recordversion v
- WHERE NOT EXISTS (SELECT 1 FROM credit_changefeedentry f
-                    WHERE f.record_id = v.record_id AND f.version = v.version AND f.batch_id = v.batch_id
-                      AND f.kind IN ('created', 'updated', 'withdrawn') AND (f.kind = 'withdrawn') = (v.op = 'withdraw'))
+ WHERE v.feed_id IS NULL
+   AND v.valid_from >= coalesce((SELECT max(applied) FROM django_migrations
+                                  WHERE app = 'credit' AND name = '0013_versions_carry_the_feed'), '-infinity')
+"""
+
+_FEED_IDS_TWICE_SQL = """
+SELECT f.id, count(*) FILTER (WHERE f.is_version), count(*) FILTER (WHERE NOT f.is_version)
+  FROM (SELECT id, false AS is_version FROM credit_changefeedentry
+         UNION ALL
+        SELECT feed_id, true FROM credit_recordversion WHERE feed_id IS NOT NULL) f
+ GROUP BY f.id HAVING count(*) > 1
+"""
+
+_VERSION_CATEGORY_SQL = """
+SELECT v.record_id, v.version, v.category, r.category
+  FROM credit_recordversion v JOIN credit_record r ON r.id = v.record_id
+ WHERE v.category <> r.category
 """
 
 
@@ -165,7 +187,8 @@ def store_verify() -> StoreCheck:
                 return StoreCheck(False, problem=problem)
         with connection.cursor() as cursor:
             cursor.execute("SELECT (SELECT count(*) FROM credit_subject), (SELECT count(*) FROM credit_record),"
-                           " (SELECT count(*) FROM credit_recordversion), (SELECT count(*) FROM credit_changefeedentry)")
+                           " (SELECT count(*) FROM credit_recordversion), (SELECT count(*) FROM credit_changefeedentry)"
+                           " + (SELECT count(*) FROM credit_recordversion WHERE feed_id IS NOT NULL)")
             subjects, records, versions, feed_entries = cursor.fetchone()
     return StoreCheck(True, subjects, records, versions, feed_entries)
 
@@ -239,9 +262,10 @@ def _chains() -> str | None:
 def _sources() -> str | None:
     found = _first(_SOURCES_SQL)
     if found:
-        record_id, version, department_id = found
-        return (f"record {record_id}: version {version} came from department {department_id}, which is not among "
-                "the record's sources")
+        record_id, department_id, first_seen_at, version, began = found
+        return (f"record {record_id}: department {department_id} has a source row first seen at {first_seen_at}, "
+                f"but its version {version} began before, at {began}; a source row is only for a department "
+                "none of whose rows had made a version")
     return None
 
 
@@ -304,6 +328,16 @@ def _feed() -> str | None:
     if found:
         record_id, version, batch_id, op = found
         return (f"record {record_id}: version {version} ({op}, batch {batch_id}) has no entry in the change feed")
+    found = _first(_FEED_IDS_TWICE_SQL)
+    if found:
+        feed_id, versions, entries = found
+        return (f"feed id {feed_id} is held by {versions} versions and {entries} feed entries; every change has "
+                "its own")
+    found = _first(_VERSION_CATEGORY_SQL)
+    if found:
+        record_id, version, category, record_category = found
+        return (f"record {record_id}: version {version} is in the feed of {category}, but the record is of "
+                f"{record_category}")
     return None
 
 

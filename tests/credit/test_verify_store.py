@@ -97,6 +97,7 @@ REFERENCES = {
     "credit_recordversion.record_id": ("credit_record", "version row {row} names record {missing}"),
     "credit_recordversion.department_id": ("exchange_department", "version row {row} names department {missing}"),
     "credit_recordversion.batch_id": ("exchange_batch", "version row {row} names batch {missing}"),
+    "credit_recordversion.subject_id": ("credit_subject", "version row {row} names subject {missing}"),
     "credit_recordsource.record_id": ("credit_record", "source {row} names record {missing}"),
     "credit_recordsource.department_id": ("exchange_department", "source {row} names department {missing}"),
     "credit_recordsource.first_batch_id": ("exchange_batch", "source {row} names first batch {missing}"),
@@ -113,9 +114,14 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("reference", REFERENCES)
-def test_a_dangling_reference_is_named(store, reference):
+def test_a_dangling_reference_is_named(store, scjg, reference):
     table, column = reference.split(".")
     target, expected = REFERENCES[reference]
+    if table == "credit_recordsource":  # a source no version gives: the new owner's identical row after a transfer
+        _damage("""INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
+                                                    first_seen_at, last_seen_at)
+                   SELECT %(r)s, %(d)s, %(b)s, %(b)s, 1, clock_timestamp(), clock_timestamp()""",
+                {"r": store["p1"].id, "d": scjg.id, "b": store["second"].id})
     [(row, missing)] = _damage(
         f"UPDATE {table} SET {column} = (SELECT max(id) + 1000 FROM {target})"
         f" WHERE id = (SELECT max(id) FROM {table} WHERE {column} IS NOT NULL) RETURNING id, {column}")
@@ -139,9 +145,9 @@ def test_a_version_number_twice_is_named(store):
     p1 = store["p1"]
     _damage("ALTER TABLE credit_recordversion DROP CONSTRAINT record_version_unique")  # else it would refuse it
     _damage("""INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row,
-                                                 department_id, valid_from, valid_to)
+                                                 department_id, valid_from, valid_to, category)
                SELECT record_id, 1, op, payload, content_hash, batch_id, row + 1000, department_id, valid_from,
-                      valid_to
+                      valid_to, category
                  FROM credit_recordversion WHERE record_id = %(r)s AND version = 2""", {"r": p1.id})
     assert _problem() == (f"record {p1.id} (admin_penalty P-1): version 1 appears twice in its history "
                           "(versions 1, 1, 2)")
@@ -200,11 +206,18 @@ def test_content_that_is_not_its_last_versions_is_named(store):
     assert _problem() == f"record {p1.id} (admin_penalty P-1): its content is not that of its last version 2"
 
 
-def test_a_version_whose_department_is_no_source_is_named(store):
+def test_a_source_row_of_a_department_whose_versions_came_first_is_named(store):
+    """Its versions name the department a source already; a row is only for one none of whose rows made one."""
     p1 = store["p1"]
-    _damage("DELETE FROM credit_recordsource WHERE record_id = %(r)s", {"r": p1.id})
-    assert _problem() == (f"record {p1.id}: version 1 came from department {store['sthj'].id}, which is not among "
-                          "the record's sources")
+    [(first_seen_at,)] = _damage("""
+        INSERT INTO credit_recordsource (record_id, department_id, first_batch_id, last_batch_id, last_row,
+                                         first_seen_at, last_seen_at)
+        SELECT record_id, department_id, batch_id, batch_id, row, clock_timestamp(), clock_timestamp()
+          FROM credit_recordversion WHERE record_id = %(r)s AND version = 2 RETURNING first_seen_at""", {"r": p1.id})
+    began = _version(p1, 1).valid_from
+    assert _problem() == (f"record {p1.id}: department {store['sthj'].id} has a source row first seen at "
+                          f"{first_seen_at}, but its version 1 began before, at {began}; a source row is only for a "
+                          "department none of whose rows had made a version")
 
 
 def test_a_batch_whose_counts_are_not_its_receipts_is_named(store):
@@ -252,16 +265,41 @@ def test_a_batch_pushed_again_after_a_platform_failure_verifies_clean(store):
 
 
 def test_a_feed_entry_naming_a_missing_version_is_named(store):
-    p1 = store["p1"]
-    [(entry,)] = _damage("UPDATE credit_changefeedentry SET version = 9 WHERE record_id = %(r)s AND version = 2"
-                         " RETURNING id", {"r": p1.id})
-    assert _problem() == f"feed entry {entry} (updated) names version 9 of record {p1.id}, which does not exist"
+    p7 = Record.objects.get(natural_key="P-7")  # attached by its registration: a feed entry, not a version
+    [(entry,)] = _damage("UPDATE credit_changefeedentry SET version = 9 WHERE record_id = %(r)s AND version = 1"
+                         " RETURNING id", {"r": p7.id})
+    assert _problem() == f"feed entry {entry} (updated) names version 9 of record {p7.id}, which does not exist"
 
 
 def test_a_version_missing_from_the_feed_is_named(store):
     p1, second = store["p1"], store["second"]
-    _damage("DELETE FROM credit_changefeedentry WHERE record_id = %(r)s AND version = 2", {"r": p1.id})
+    _damage("UPDATE credit_recordversion SET feed_id = NULL WHERE record_id = %(r)s AND version = 2", {"r": p1.id})
     assert _problem() == (f"record {p1.id}: version 2 (upsert, batch {second.id}) has no entry in the change feed")
+
+
+def test_a_version_older_than_the_feed_on_versions_may_have_no_feed_id(store):
+    """Before credit 0013 a version's feed row was an entry; one no entry announced stayed out of the feed."""
+    p1 = store["p1"]
+    _damage("""UPDATE credit_recordversion SET feed_id = NULL WHERE record_id = %(r)s AND version = 2;
+               UPDATE django_migrations SET applied = clock_timestamp()
+                WHERE app = 'credit' AND name = '0013_versions_carry_the_feed'""", {"r": p1.id})
+    check = store_verify()
+    assert check.ok, check.problem
+
+
+def test_a_feed_id_held_twice_is_named(store):
+    p1 = store["p1"]
+    [(feed_id,)] = _damage("UPDATE credit_recordversion SET feed_id = (SELECT max(id) FROM credit_changefeedentry)"
+                           " WHERE record_id = %(r)s AND version = 2 RETURNING feed_id", {"r": p1.id})
+    assert _problem() == f"feed id {feed_id} is held by 1 versions and 1 feed entries; every change has its own"
+
+
+def test_a_version_in_another_categorys_feed_is_named(store):
+    p1 = store["p1"]
+    _damage("UPDATE credit_recordversion SET category = 'admin_license' WHERE record_id = %(r)s AND version = 2",
+            {"r": p1.id})
+    assert _problem() == (f"record {p1.id}: version 2 is in the feed of admin_license, but the record is of "
+                          "admin_penalty")
 
 
 def test_of_two_broken_things_the_first_in_order_is_named(store):
