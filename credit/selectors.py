@@ -4,15 +4,27 @@ site and the operator console)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from credit.authorizations import authorization_current
 from credit.identity import code_normalise, id_number_index
 from credit.models import (
     Authorization,
-    ChangeFeedItem,
+    ChangeFeedEntry,
     Record,
     RecordSender,
     RecordVersion,
@@ -53,23 +65,41 @@ def records_visible_to(*, department_id: int | None, via: str = "", subject: str
 FEED_SCAN_LIMIT = 10_000
 
 
+# a version's kind of change in the feed (as the view credit_changefeeditem reads it, credit 0013)
+_VERSION_KIND = Case(When(version=1, then=Value(ChangeKind.CREATED)),
+                     When(op="withdraw", then=Value(ChangeKind.WITHDRAWN)), default=Value(ChangeKind.UPDATED))
+_FEED_FIELDS = ("visible", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
+                "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version")
+
+
+def _feed_after(*, categories: list[str], after: int, n: int, department_id: int | None) -> list[dict]:
+    """The first `n` changes after feed id `after`, in id order: feed entries and versions (credit/models/feed.py),
+    each table read in the order of its own (category, id) index and the two merged. (As one UNION ALL, the view
+    credit_changefeeditem, PostgreSQL sorts every version after `after` first: its version branch, filtered to
+    versions with a feed id, keeps no index order.)"""
+    visible = ExpressionWrapper(records_visible_to(department_id=department_id, via="record__"),
+                                output_field=BooleanField())
+    entries = list(ChangeFeedEntry.objects.filter(category__in=categories, id__gt=after).order_by("id")
+                   .annotate(visible=visible).values("id", *_FEED_FIELDS, "merged_from", "changed_at")[:n])
+    versions = (RecordVersion.objects.filter(category__in=categories, feed_id__gt=after).order_by("feed_id")
+                .annotate(visible=visible, kind=_VERSION_KIND).values("feed_id", *_FEED_FIELDS, "valid_from")[:n])
+    for v in versions:
+        v["id"], v["changed_at"], v["merged_from"] = v.pop("feed_id"), v.pop("valid_from"), None
+        entries.append(v)
+    return sorted(entries, key=itemgetter("id"))[:n]
+
+
 def change_feed_page(*, categories: list[str], cursor: str | None, limit: int,
                      department_id: int | None = None) -> tuple[list[dict], str]:
     """Record changes after `cursor`, in commit order (see credit/models/feed.py for why id order
     is commit order: versions and feed entries in one order), of records the department may see.
-    `next_cursor` is opaque; pass it back for the next page. It moves past entries the department may not see, so a page can hold fewer
-    than `limit` items (even none) while more changes follow."""
+    `next_cursor` is opaque; pass it back for the next page. It moves past entries the department may not
+    see, so a page can hold fewer than `limit` items (even none) while more changes follow."""
     after = _cursor_decode(cursor)
     limit = max(1, min(int(limit), 1000))
-    entries = (ChangeFeedItem.objects.filter(category__in=categories).order_by("id")
-               .annotate(visible=ExpressionWrapper(records_visible_to(department_id=department_id, via="record__"),
-                                                   output_field=BooleanField()))
-               .values("id", "visible", "kind", "category", "record_id", "record__natural_key", "subject__uscc",
-                       "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version",
-                       "merged_from", "changed_at"))
     rows, scanned_to, scanned = [], after, 0
     while len(rows) < limit and scanned < FEED_SCAN_LIMIT:
-        batch = list(entries.filter(id__gt=scanned_to)[:limit])
+        batch = _feed_after(categories=categories, after=scanned_to, n=limit, department_id=department_id)
         if not batch:
             break
         scanned += len(batch)

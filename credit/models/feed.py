@@ -3,7 +3,8 @@
 A change that makes a version is that version (credit.models.RecordVersion: feed_id, category, subject);
 every other change (a publicity window ending or starting, a credit repair, pending rows attached to their
 registration, records merged) is a ChangeFeedEntry. Both draw their ids from one sequence, that of
-ChangeFeedEntry.id, and readers page both as one (ChangeFeedItem, a view: credit.selectors.change_feed_page).
+ChangeFeedEntry.id, and readers page both as one order (credit.selectors.change_feed_page; the view
+ChangeFeedItem shows them as one table).
 
 Feed ids are allocated and committed in the same order, so a reader paging by
 `id > cursor` never skips a row that commits later with a lower id. Every
@@ -57,8 +58,9 @@ class ChangeFeedEntry(models.Model):
 
 
 class ChangeFeedItem(models.Model):
-    """The change feed as readers page it (a database view, credit 0013): every version with a feed id, and
-    every ChangeFeedEntry (changes that make no version), in one id order."""
+    """The change feed as one table (a database view, credit 0013): every version with a feed id, and every
+    ChangeFeedEntry (changes that make no version), for reading it by hand and in tests. change_feed_page reads
+    the two tables itself, each in its own index order (PostgreSQL sorts this view's versions whole)."""
 
     id = models.BigIntegerField(primary_key=True)
     kind = models.CharField(max_length=24, choices=ChangeKind.choices)
