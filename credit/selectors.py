@@ -72,17 +72,26 @@ _FEED_FIELDS = ("visible", "kind", "category", "record_id", "record__natural_key
                 "subject__id_number_masked", "subject__name", "department__code", "batch_id", "version")
 
 
+def _first_of_each_category(queryset: QuerySet, categories: list[str], n: int) -> list[dict]:
+    """The first `n` rows of `queryset` in each category, in one statement: each read in the order of its
+    (category, id) index (for several categories at once that index gives no id order, so PostgreSQL would sort
+    every row after the cursor)."""
+    pages = [queryset.filter(category=category)[:n] for category in categories]
+    return list(pages[0].union(*pages[1:], all=True)) if len(pages) > 1 else list(pages[0]) if pages else []
+
+
 def _feed_after(*, categories: list[str], after: int, n: int, department_id: int | None) -> list[dict]:
     """The first `n` changes after feed id `after`, in id order: feed entries and versions (credit/models/feed.py),
-    each table read in the order of its own (category, id) index and the two merged. (As one UNION ALL, the view
-    credit_changefeeditem, PostgreSQL sorts every version after `after` first: its version branch, filtered to
-    versions with a feed id, keeps no index order.)"""
+    each category of each table read in its index order, merged here. (The view credit_changefeeditem, one
+    UNION ALL, would have PostgreSQL sort every version after `after` first.)"""
     visible = ExpressionWrapper(records_visible_to(department_id=department_id, via="record__"),
                                 output_field=BooleanField())
-    entries = list(ChangeFeedEntry.objects.filter(category__in=categories, id__gt=after).order_by("id")
-                   .annotate(visible=visible).values("id", *_FEED_FIELDS, "merged_from", "changed_at")[:n])
-    versions = (RecordVersion.objects.filter(category__in=categories, feed_id__gt=after).order_by("feed_id")
-                .annotate(visible=visible, kind=_VERSION_KIND).values("feed_id", *_FEED_FIELDS, "valid_from")[:n])
+    entries = _first_of_each_category(
+        ChangeFeedEntry.objects.filter(id__gt=after).order_by("id").annotate(visible=visible)
+        .values("id", *_FEED_FIELDS, "merged_from", "changed_at"), categories, n)
+    versions = _first_of_each_category(
+        RecordVersion.objects.filter(feed_id__gt=after).order_by("feed_id").annotate(visible=visible, kind=_VERSION_KIND)
+        .values("feed_id", *_FEED_FIELDS, "valid_from"), categories, n)
     for v in versions:
         v["id"], v["changed_at"], v["merged_from"] = v.pop("feed_id"), v.pop("valid_from"), None
         entries.append(v)
