@@ -308,6 +308,14 @@ SELECT m.record_id, m.version, m.op, m.payload, m.content_hash, %(batch)s, m.row
  ORDER BY m.row
 """
 
+# Versions carry no foreign-key check (credit.models.RecordVersion.record): instead, every version the chunk
+# will write is of a record the chunk itself inserted or updated (and so holds locked to its commit). Each such
+# mc2 row wrote one record: their count must be the records written.
+_VERSIONED_SQL = """
+SELECT count(*) FROM credit_mc2 m
+ WHERE m.status = 'valid' AND m.outcome IN ('created', 'updated', 'pending_subject', 'withdrawn')
+"""
+
 # Ownership (exchange-protocol §8): a row for a record another department owns is rejected before the
 # merge touches anything, subjects included; in-batch duplicates of it too (conflicts are rejected already).
 _OWNED_ELSEWHERE_SQL = f"""
@@ -390,12 +398,20 @@ def merge_chunk(*, batch_id: int, department_id: int, category: str, key_field: 
         if merge_changes_subjects(category):
             statements.append(_REGISTRATION_WITHDRAWN_SQL)
         seconds = {"classify": 0.0, "write": 0.0}
+        records_written = 0
         for n, sql in enumerate(statements):
             started = time.perf_counter()
             cursor.execute(sql, params)
             took = time.perf_counter() - started
             seconds["classify" if n < classifying else "write"] += took
             log.debug("merge %.3fs %s", took, " ".join(sql.split())[:80])
+            if sql in (_INSERT_RECORDS_SQL, _UPDATE_RECORDS_SQL):
+                records_written += cursor.rowcount
+        cursor.execute(_VERSIONED_SQL)
+        versioned = cursor.fetchone()[0]
+        if versioned != records_written:  # see _VERSIONED_SQL
+            raise RuntimeError(f"batch {batch_id} rows {lo + 1}-{hi}: {versioned} versions to write, but "
+                               f"{records_written} records written")
         cursor.execute("SELECT outcome, count(*) FROM credit_mc2 GROUP BY outcome")
         counts = dict.fromkeys(OUTCOMES, 0) | dict(cursor.fetchall())
         rejections = []

@@ -8,7 +8,8 @@ from credit.models.subjects import Subject
 
 # _NO_FK: references to batches and departments (rows that are never deleted) carry no database
 # foreign-key constraint: Django's deferred FK triggers cost one lookup per row per key at COMMIT,
-# the largest single cost of a million-row merge. Records, subjects and versions keep theirs.
+# the largest single cost of a million-row merge. Records and subjects keep theirs; versions, whose checks ran
+# under the feed append lock, keep none (RecordVersion.record).
 # _NO_INDEX: nor do they get the single-column index Django adds to every foreign key: nothing looks
 # records, versions or sources up by batch or department, and record/subject lookups are served by the
 # composite unique constraints and indexes (a leading column). Every index is one more insertion per row.
@@ -75,7 +76,9 @@ class RecordVersion(models.Model):
     read off it: version 1 created the record, a withdraw withdrew it, any other updated it (ChangeFeedItem).
     """
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions",
+    # no FK trigger (credit 0014): its check ran per version at COMMIT, under the feed append lock; the merge
+    # checks per chunk that each version's record is one the chunk itself wrote (credit.merge), verify_store all
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions", db_constraint=False,
                                db_index=False)  # record_version_unique leads with record
     version = models.IntegerField()
     op = models.CharField(max_length=16)  # upsert | withdraw
