@@ -298,6 +298,18 @@ _HISTORY_SQL = [
 
 # The chunk's versions, from what it wrote (credit_mc2), each its record's change-feed entry (kind: version 1
 # created, a withdraw withdrew, any other updated): inserted by merge_chunk_feed_append, last, ids in row order.
+# Versions are partitioned by month (credit 0015), so no unique index holds (record, version) or (batch, row)
+# across partitions; what keeps them unique is how they are written, and verify_store checks both:
+# - (record, version): m.version is the record row's version + 1 (1 for a record the chunk inserts), read and
+#   raised in the same transaction under the category merge lock (credit/locks.py), which every chunk of the
+#   record's category holds; this is the only writer of versions. A record written twice by one chunk would
+#   raise its version once: _VERSIONED_SQL counts one record written per version, or the chunk fails.
+# - (batch, row): a row is merged by the chunk lo < row <= hi, which moves the batch's merged_through_row
+#   from lo to hi in the same transaction or fails (ingest.pipeline._merged_through), and one process runs a
+#   batch (the batch run lock, ingest.pipeline.batch_run_lock). A batch restarted after a platform failure
+#   (exchange batch_restart) merges again from row 0 keeping its first run's versions: a row whose record
+#   another batch changed in between writes a second version of that row (before 0015 the unique constraint
+#   failed the chunk's rows instead); verify_store names it.
 _VERSIONS_SQL = """
 INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row, department_id,
                                   valid_from, valid_to, feed_id, category, subject_id)

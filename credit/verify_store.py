@@ -12,7 +12,9 @@ credit/migrations/0009, which merged records whose keys became one), in this ord
    began before the row's first_seen_at;
 4. batches (finished ones): the counts in the receipt are the batch's; its accepted rows add up to its
    outcomes, its rejected rows are the rows with a rejection reason, and the store holds one version per row
-   it counts created, updated, pending_subject or withdrawn. A batch started again after a platform-side
+   it counts created, updated, pending_subject or withdrawn; no row of any batch made two versions (versions
+   are partitioned by month, credit 0015: no unique index across partitions keeps (batch, row) unique, nor
+   (record, version), which the version chains check). A batch started again after a platform-side
    failure (`batch_restarted` in the exchange log) kept the versions of its first run and counts those rows
    unchanged: for it, at least the versions it counts and at most one per row;
 5. the change feed (credit/models/feed.py): an entry's version exists; every version is in the feed (has a
@@ -140,6 +142,14 @@ SELECT id, name, rows, accepted, rejected, withdrawn, upserted, outcomes, upsert
  WHERE accepted <> outcomes OR rejected <> reasons
     OR (NOT restarted AND (upserts <> upserted OR withdrawals <> withdrawn))
     OR (restarted AND (upserts < upserted OR withdrawals < withdrawn OR upserts + withdrawals > rows))
+"""
+
+# the merge writes a batch's row once (credit.merge, _VERSIONS_SQL); no unique index says so (credit 0015)
+_SOURCE_ROW_TWICE_SQL = f"""
+SELECT {_BATCH}, v.row, count(*), string_agg(v.record_id || ' v' || v.version, ', ' ORDER BY v.record_id, v.version)
+  FROM credit_recordversion v
+  JOIN exchange_batch b ON b.id = v.batch_id LEFT JOIN exchange_department d ON d.id = b.department_id
+ GROUP BY b.id, d.code, v.row HAVING count(*) > 1
 """
 
 _FEED_TO_VERSION_SQL = """
@@ -301,6 +311,11 @@ def _receipts() -> str | None:
 
 
 def _batch_counts() -> str | None:
+    found = _first(_SOURCE_ROW_TWICE_SQL)
+    if found:
+        batch_id, name, row, versions, which = found
+        return (f"batch {batch_id} ({name}): its row {row} made {versions} versions (record {which}); a batch's "
+                "row is merged once")
     found = _first(_BATCH_COUNTS_SQL)
     if not found:
         return None

@@ -79,13 +79,13 @@ class RecordVersion(models.Model):
     # no FK trigger (credit 0014): its check ran per version at COMMIT, under the feed append lock; the merge
     # checks per chunk that each version's record is one the chunk itself wrote (credit.merge), verify_store all
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="versions", db_constraint=False,
-                               db_index=False)  # record_version_unique leads with record
+                               db_index=False)  # version_record_version leads with record
     version = models.IntegerField()
     op = models.CharField(max_length=16)  # upsert | withdraw
     payload = models.JSONField()
     content_hash = models.CharField(max_length=64)
     batch = models.ForeignKey("exchange.Batch", on_delete=models.PROTECT, related_name="+", db_constraint=False,
-                              db_index=False)  # record_version_unique_source_row leads with batch
+                              db_index=False)  # version_batch_row leads with batch
     row = models.BigIntegerField()
     department = models.ForeignKey("exchange.Department", on_delete=models.PROTECT, related_name="+",
                                    db_constraint=False, db_index=False)
@@ -100,13 +100,18 @@ class RecordVersion(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "记录版本"
         ordering = ["record", "version"]
-        constraints = [
-            models.UniqueConstraint(fields=["record", "version"], name="record_version_unique"),
-            models.UniqueConstraint(fields=["batch", "row"], name="record_version_unique_source_row"),
+        # Partitioned by RANGE (valid_from), a partition a month (credit 0015, credit.partitions). A unique index
+        # of a partitioned table must hold the partition key: the database's primary key is (id, valid_from)
+        # while Django's stays id (ids come from one sequence), and (record, version) and (batch, row), unique
+        # by how the merge writes versions (credit.merge, _VERSIONS_SQL), are plain indexes, checked across
+        # partitions by verify_store.
+        indexes = [
+            models.Index(fields=["record", "version"], name="version_record_version"),
+            models.Index(fields=["batch", "row"], name="version_batch_row"),
+            # a changes page of one category, in feed order (the feed's own rows: feed_category_id)
+            models.Index(fields=["category", "feed_id"], condition=Q(feed_id__isnull=False),
+                         name="version_feed_category_id"),
         ]
-        # a changes page of one category, in feed order (the feed's own rows: feed_category_id)
-        indexes = [models.Index(fields=["category", "feed_id"], condition=Q(feed_id__isnull=False),
-                                name="version_feed_category_id")]
 
     def __str__(self) -> str:
         return f"{self.record_id} v{self.version}"

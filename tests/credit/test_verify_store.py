@@ -143,14 +143,26 @@ def test_a_gap_in_a_version_chain_is_named(store):
 
 def test_a_version_number_twice_is_named(store):
     p1 = store["p1"]
-    _damage("ALTER TABLE credit_recordversion DROP CONSTRAINT record_version_unique")  # else it would refuse it
+    # versions are partitioned by month (credit 0015): no unique index refuses a number twice across partitions
     _damage("""INSERT INTO credit_recordversion (record_id, version, op, payload, content_hash, batch_id, row,
                                                  department_id, valid_from, valid_to, category)
-               SELECT record_id, 1, op, payload, content_hash, batch_id, row + 1000, department_id, valid_from,
-                      valid_to, category
+               SELECT record_id, 1, op, payload, content_hash, batch_id, row + 1000, department_id,
+                      valid_from - interval '2 months', valid_to, category
                  FROM credit_recordversion WHERE record_id = %(r)s AND version = 2""", {"r": p1.id})
     assert _problem() == (f"record {p1.id} (admin_penalty P-1): version 1 appears twice in its history "
                           "(versions 1, 1, 2)")
+
+
+def test_a_batch_row_that_made_two_versions_is_named(store):
+    """No unique index keeps (batch, row) unique (versions are partitioned, credit 0015): P-2's withdrawal given
+    the row of P-1's update in the same batch leaves every chain and every count whole."""
+    p1, p2, second = store["p1"], store["p2"], store["second"]
+    _damage("""UPDATE credit_recordversion SET row = (SELECT row FROM credit_recordversion
+                                                       WHERE record_id = %(p1)s AND batch_id = %(b)s)
+                WHERE record_id = %(p2)s AND batch_id = %(b)s""", {"p1": p1.id, "p2": p2.id, "b": second.id})
+    row = _version(p1, 2).row
+    assert _problem() == (f"batch {second.id} (HN-STHJ p2): its row {row} made 2 versions (record {p1.id} v2, "
+                          f"{p2.id} v2); a batch's row is merged once")
 
 
 def test_two_open_versions_are_named(store):
