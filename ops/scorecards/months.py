@@ -7,6 +7,8 @@ import re
 
 from django.utils import timezone
 
+from credit.months import month_add, month_bounds  # noqa: F401 (this module's names for them)
+
 
 class MonthInvalid(ValueError):
     """A month that is not written YYYY-MM."""
@@ -21,19 +23,6 @@ def month_parse(text: str) -> datetime.date:
 
 def month_label(month: datetime.date) -> str:
     return f"{month:%Y-%m}"
-
-
-def month_add(month: datetime.date, n: int) -> datetime.date:
-    index = month.year * 12 + month.month - 1 + n
-    return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """[start, end) of the month as aware datetimes at midnight on the platform's clock."""
-    zone = timezone.get_default_timezone()
-    start = datetime.datetime.combine(month, datetime.time(), tzinfo=zone)
-    end = datetime.datetime.combine(month_add(month, 1), datetime.time(), tzinfo=zone)
-    return start, end
 
 
 def month_current() -> datetime.date:
