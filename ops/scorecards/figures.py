@@ -47,6 +47,15 @@ SELECT department_id, code, n FROM (
 WHERE place <= %(top)s ORDER BY department_id, place
 """
 
+# Versions are partitioned by valid_from, a month each (credit 0015). A version of a batch received in the month
+# began after its receipt and before its batch finished (the batch's merge wrote it, then finished it): read
+# between the month's start and the last of those batches' ends (now, for one not finished), only the month's
+# partitions (and the next ones, while its batches merged past the month's end) are read, as the store grows.
+VERSIONS_UNTIL_SQL = """
+SELECT max(coalesce(completed_at, now())) FROM exchange_batch
+WHERE received_at >= %(start)s AND received_at < %(end)s AND category = ANY(%(categories)s)
+"""
+
 # The rows that created a licence or penalty record (its first version), grouped by the day received and
 # the day decided: the delays are then worked out per group, not per row.
 TIMELINESS_GROUPS_SQL = """
@@ -55,7 +64,7 @@ SELECT b.department_id, (b.received_at AT TIME ZONE %(tz)s)::date AS received_on
        (v.payload ->> 'decided_on')::date AS decided_on, count(*) AS n
 FROM exchange_batch b JOIN credit_recordversion v ON v.batch_id = b.id AND v.version = 1
 WHERE b.received_at >= %(start)s AND b.received_at < %(end)s AND b.category = ANY(%(categories)s)
-  AND v.payload ? 'decided_on'
+  AND v.valid_from >= %(start)s AND v.valid_from <= %(versions_until)s AND v.payload ? 'decided_on'
 GROUP BY 1, 2, 3
 """
 
@@ -128,10 +137,17 @@ def _query(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+def timeliness_params(params: dict) -> dict:
+    """`params` and the bound of the month's versions (VERSIONS_UNTIL_SQL), as constants the planner prunes by."""
+    [(until,)] = _query(VERSIONS_UNTIL_SQL, params)
+    return {**params, "versions_until": until or params["start"]}
+
+
 def _timeliness(params: dict) -> dict[int, tuple[int, int, Decimal | None]]:
     # The month's batches lead and each one's versions are read through (batch, row), so the time grows
     # with the month, not with the store; the planner, misjudging how many versions carry a decided_on,
     # would read every version of every month instead.
+    params = timeliness_params(params)
     _query("SET LOCAL enable_seqscan = off", {})
     _query(TIMELINESS_GROUPS_SQL, params)
     _query("RESET enable_seqscan", {})
