@@ -143,9 +143,7 @@ def backup_restore(*, source: Path, force: bool = False) -> RestoreResult:
         raise BackupError(f"the database {connection.settings_dict['NAME']} already holds data; "
                           "restoring would replace it: pass --force to do so")
     connection.close()  # holds no locks, but its session caches (types, prepared statements) would go stale
-    # One transaction: a restore that fails leaves the database as it was.
-    _pg_run("pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-            str(source / DUMP))
+    _database_restore(source / DUMP)
     connection.close()
 
     files = manifest["files"]
@@ -185,18 +183,55 @@ def _database_has_data() -> bool:
     return any(model._meta.db_table in tables and model.objects.exists() for model in models)
 
 
-def _pg_run(program: str, *arguments: str) -> None:
-    """Run a PostgreSQL client program against the configured database: the machine's binaries (as
-    the embedded cluster finds them), Django's connection parameters, the password in PGPASSWORD (not on
-    the command line, where any local user could read it)."""
+# Partitioned tables (credit_recordversion, credit 0015) go first, with their partitions: pg_restore --clean
+# (PostgreSQL 15) drops each partition's primary key on its own, which PostgreSQL refuses (it is the parent's).
+_PARTITIONED_DROP = """
+DO $$
+DECLARE
+    partitioned regclass;
+BEGIN
+    FOR partitioned IN SELECT c.oid FROM pg_class c
+                        WHERE c.relkind = 'p' AND c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition
+    LOOP
+        EXECUTE format('DROP TABLE %s CASCADE', partitioned);
+    END LOOP;
+END $$
+"""
+
+
+def _database_restore(dump: Path) -> None:
+    """The dump over the database in one transaction (a restore that fails leaves the database as it was):
+    pg_restore writes the script (--clean: what exists is dropped first), psql runs it after dropping the
+    partitioned tables, both in one BEGIN … COMMIT (psql --single-transaction), streamed, never held whole."""
+    restore = subprocess.Popen([str(embedded.pg_bindir() / "pg_restore"), "--clean", "--if-exists", "--file=-",
+                                str(dump)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _pg_run("psql", "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                "-c", _PARTITIONED_DROP, "-f", "-", stdin=restore.stdout)
+    finally:
+        restore.stdout.close()
+        written = restore.wait()
+    if written != 0:
+        raise BackupError(f"pg_restore failed: {restore.stderr.read().decode(errors='replace').strip() or written}")
+
+
+def _pg_command(program: str, *arguments: str) -> tuple[list[str], dict[str, str]]:
+    """A PostgreSQL client program's command line against the configured database, and its environment: the
+    machine's binaries (as the embedded cluster finds them), Django's connection parameters, the password in
+    PGPASSWORD (not on the command line, where any local user could read it)."""
     keywords = {d.keyword.decode() for d in pq.Conninfo.get_defaults()}
     params = {k: v for k, v in connection.get_connection_params().items()
               if k in keywords and k != "client_encoding" and v not in (None, "")}
     env = dict(os.environ)
     if password := params.pop("password", None):
         env["PGPASSWORD"] = str(password)
-    command = [str(embedded.pg_bindir() / program), f"--dbname={make_conninfo(**params)}", *arguments]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    return [str(embedded.pg_bindir() / program), f"--dbname={make_conninfo(**params)}", *arguments], env
+
+
+def _pg_run(program: str, *arguments: str, stdin=None) -> None:
+    """Run a PostgreSQL client program against the configured database (_pg_command)."""
+    command, env = _pg_command(program, *arguments)
+    result = subprocess.run(command, env=env, stdin=stdin, capture_output=True, text=True)
     if result.returncode != 0:
         raise BackupError(f"{program} failed: {result.stderr.strip() or result.returncode}")
 
