@@ -47,10 +47,10 @@ def _months_in_default() -> list[dt.date]:
         return [month for (month,) in cursor.fetchall()]
 
 
-def _partition_make(month: dt.date) -> PartitionMade | None:
+def version_partition_make(month: dt.date) -> PartitionMade | None:
     """The month's partition, with the versions of the month the DEFAULT partition holds moved into it, in one
     transaction: made as a table of its own, filled, then attached (CREATE TABLE … PARTITION OF would refuse
-    while DEFAULT holds rows of the month, and would lock the whole parent)."""
+    while DEFAULT holds rows of the month, and would lock the whole parent). None if it exists already."""
     name = version_partition_name(month)
     start, end = month_bounds(month)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -76,7 +76,7 @@ def version_partitions_ensure(*, months_ahead: int = 3) -> list[PartitionMade]:
     made = []
     for month in sorted(months):
         if version_partition_name(month) not in existing:
-            partition = _partition_make(month)
+            partition = version_partition_make(month)
             if partition:
                 made.append(partition)
     return made
